@@ -1,0 +1,1 @@
+"""Offline jobs that turn raw corpora into Megatron indexed shards."""

