@@ -187,6 +187,10 @@ class BioMatrixTokenizer:
         multiple = divisible_by * tensor_parallel_size
         return -(-self.vocab_size // multiple) * multiple
 
+    def wrapper_ids(self, modality: Modality) -> tuple[int, int]:
+        """Ids of the (start, end) control tokens that wrap a modality."""
+        return self._start[modality], self._end[modality]
+
     def family_counts(self) -> dict[str, int]:
         return {family.value: len(ids) for family, ids in self.family_ids.items()}
 

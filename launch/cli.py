@@ -1,0 +1,28 @@
+"""`biomatrix`: one command, a subcommand per stage. Each stage module registers its own parser."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Optional, Sequence
+
+from launch.commands import demo, tokenizer
+
+STAGES = (tokenizer, demo)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="biomatrix", description=__doc__)
+    stages = parser.add_subparsers(dest="stage", required=True)
+    for stage in STAGES:
+        stage.register(stages)
+    return parser
+
+
+def main(argv: Optional[Sequence[str]] = None) -> int:
+    args = build_parser().parse_args(argv)
+    return args.run(args) or 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Subcommands of `biomatrix`, one module per stage, each exposing `register(subparsers)`."""

@@ -1,0 +1,53 @@
+"""Configs are data: YAML files read into dataclasses, overridable with dotted `key=value` pairs.
+
+Unknown keys are errors (a typo must not silently fall back to a default). Override values are
+parsed as YAML scalars, so `--set train.lr=2e-4` gives a float and `--set x=null` gives None.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import typing
+from pathlib import Path
+from typing import Any, Iterable, Optional, TypeVar
+
+import yaml
+
+T = TypeVar("T")
+
+
+def apply_overrides(data: dict, overrides: Iterable[str]) -> dict:
+    for item in overrides:
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"override {item!r} is not of the form dotted.key=value")
+        node = data
+        *parents, leaf = key.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ValueError(f"override {item!r}: {part!r} is not a section")
+        node[leaf] = yaml.safe_load(value)
+    return data
+
+
+def from_dict(cls: type[T], data: dict, where: str = "config") -> T:
+    if not isinstance(data, dict):
+        raise ValueError(f"{where}: expected a mapping, got {type(data).__name__}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(data) - set(fields))
+    if unknown:
+        raise ValueError(f"{where}: unknown keys {unknown}; known: {sorted(fields)}")
+    hints = typing.get_type_hints(cls)
+    values: dict[str, Any] = {}
+    for name, value in data.items():
+        hint = hints[name]
+        if dataclasses.is_dataclass(hint) and isinstance(value, dict):
+            value = from_dict(hint, value, f"{where}.{name}")
+        values[name] = value
+    return cls(**values)
+
+
+def load_config(cls: type[T], path: Optional[str | Path] = None, overrides: Iterable[str] = ()) -> T:
+    data = yaml.safe_load(Path(path).read_text()) if path else {}
+    return from_dict(cls, apply_overrides(data or {}, overrides), str(path or cls.__name__))

@@ -1,0 +1,37 @@
+from dataclasses import dataclass, field
+from typing import Optional
+
+import pytest
+
+from launch.config import apply_overrides, from_dict, load_config
+
+
+@dataclass
+class Inner:
+    lr: float = 1e-3
+    name: Optional[str] = None
+
+
+@dataclass
+class Outer:
+    steps: int = 10
+    inner: Inner = field(default_factory=Inner)
+
+
+def test_yaml_then_dotted_overrides(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_text("steps: 5\ninner:\n  lr: 0.5\n")
+    config = load_config(Outer, path, ["inner.lr=2e-4", "inner.name=null", "steps=7"])
+    assert config == Outer(steps=7, inner=Inner(lr=2e-4, name=None))
+
+
+def test_unknown_keys_are_errors():
+    with pytest.raises(ValueError, match=r"unknown keys \['stpes'\]"):
+        from_dict(Outer, {"stpes": 3})
+    with pytest.raises(ValueError, match="inner: unknown keys"):
+        from_dict(Outer, {"inner": {"learning_rate": 3}})
+
+
+def test_malformed_override():
+    with pytest.raises(ValueError, match="dotted.key=value"):
+        apply_overrides({}, ["steps"])

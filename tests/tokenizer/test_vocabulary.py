@@ -1,0 +1,87 @@
+"""Token families: counts, id order, padding, descriptions, discovery from a written directory."""
+
+import pytest
+
+from megatron_bio.tokenizer import BioMatrixTokenizer, Family
+from megatron_bio.tokenizer.families import CONTROL_TOKENS, RESIDUES
+from megatron_bio.tokenizer.ranked_file import read_ranked_tokens
+from megatron_bio.tokenizer.unified import DEFAULT_SELFIES_INVENTORY
+
+from ..conftest import DATA
+
+QWEN3_ENTRIES = 151_669
+
+
+def test_family_counts_and_contiguous_order(tokenizer):
+    selfies = read_ranked_tokens(DEFAULT_SELFIES_INVENTORY)
+    joint = read_ranked_tokens(DATA / "molecule_3d_small.txt")
+    expected = {"control": 10, "residue": 26, "selfies": len(selfies), "protein_3d": 4096, "molecule_3d": len(joint)}
+    assert tokenizer.family_counts() == expected
+    assert tokenizer.base_vocab_size == QWEN3_ENTRIES
+    assert tokenizer.vocab_size == QWEN3_ENTRIES + sum(expected.values())
+    next_id = QWEN3_ENTRIES
+    for family in (Family.CONTROL, Family.RESIDUE, Family.SELFIES, Family.PROTEIN_3D, Family.MOLECULE_3D):
+        ids = tokenizer.family_ids[family]
+        assert ids == list(range(next_id, next_id + len(ids))), family
+        next_id += len(ids)
+    assert [tokenizer.token(i) for i in tokenizer.family_ids[Family.CONTROL]] == [t for t, _ in CONTROL_TOKENS]
+    assert tokenizer.token(tokenizer.family_ids[Family.RESIDUE][22]) == "<A_W>"
+    assert [tokenizer.token(i) for i in tokenizer.family_ids[Family.SELFIES]] == selfies
+    assert tokenizer.token(tokenizer.family_ids[Family.PROTEIN_3D][-1]) == "<S_4095>"
+    assert [tokenizer.token(i) for i in tokenizer.family_ids[Family.MOLECULE_3D]] == joint
+
+
+def test_selfies_inventory_is_real_and_ranked():
+    lines = [l for l in DEFAULT_SELFIES_INVENTORY.read_text().splitlines() if not l.startswith("#")]
+    counts = [int(l.split("\t")[1]) for l in lines]
+    assert counts == sorted(counts, reverse=True)
+    symbols = [l.split("\t")[0] for l in lines]
+    assert symbols[0] == "[C]" and {"[=O]", "[Branch1]", "[Ring1]", "[NH1+1]", "[C@@H1]"} <= set(symbols)
+    assert 500 < len(symbols) < 3000
+
+
+@pytest.mark.parametrize("tp, padded", [(1, 128), (2, 256), (8, 1024)])
+def test_padded_vocab_size(tokenizer, tp, padded):
+    size = tokenizer.padded_vocab_size(tp)
+    assert size % padded == 0 and 0 <= size - tokenizer.vocab_size < padded
+
+
+def test_megatron_ids(tokenizer):
+    assert tokenizer.token(tokenizer.eod) == "<|endoftext|>"
+    assert tokenizer.pad != tokenizer.eod
+
+
+def test_descriptions_follow_the_papers_rules(tokenizer):
+    by_token = {d["token"]: d for d in tokenizer.descriptions()}
+    assert len(by_token) == tokenizer.vocab_size - tokenizer.base_vocab_size
+    assert by_token["<|mol_smi_start|>"]["description"] == "Begins a molecule SMILES string"
+    assert by_token["<|prot_3d_end|>"]["description"] == "Ends a protein 3D structure"
+    assert by_token["<A_W>"]["description"] == "Tryptophan"
+    assert by_token["<A_U>"]["description"] == "Selenocysteine"
+    assert by_token["<A_X>"]["description"] == "any amino acid"
+    assert len({by_token[f"<A_{letter}>"]["description"] for letter, _ in RESIDUES}) == 26
+    for literal in ("[=O]", "<S_4012>", "[#N 497]"):
+        assert by_token[literal]["description"] == literal
+
+
+def test_written_directory_reloads_with_the_same_families(tokenizer, hf_dir):
+    reloaded = BioMatrixTokenizer.from_dir(hf_dir)
+    assert reloaded.family_ids == tokenizer.family_ids
+    assert reloaded.descriptions() == tokenizer.descriptions()
+
+
+def test_base_directory_without_biomatrix_tokens_is_rejected():
+    from megatron_bio.tokenizer.base import default_base_dir
+
+    with pytest.raises(ValueError, match="not a BioMatrix tokenizer"):
+        BioMatrixTokenizer.from_dir(default_base_dir())
+
+
+def test_inventory_with_misspelled_or_repeated_tokens_is_rejected(tmp_path):
+    bad = tmp_path / "selfies.txt"
+    bad.write_text("[C]\nC\n")
+    with pytest.raises(ValueError, match="not spelled as a selfies token"):
+        BioMatrixTokenizer.build(selfies_inventory=bad)
+    bad.write_text("[C]\t10\n[O]\t4\n[C]\t1\n")
+    with pytest.raises(ValueError, match="repeats line 1"):
+        BioMatrixTokenizer.build(selfies_inventory=bad)
