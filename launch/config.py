@@ -1,7 +1,8 @@
 """Configs are data: YAML files read into dataclasses, overridable with dotted `key=value` pairs.
 
 Unknown keys are errors (a typo must not silently fall back to a default). Override values are
-parsed as YAML scalars, so `--set train.lr=2e-4` gives a float and `--set x=null` gives None.
+parsed as YAML scalars (`--set x=null` gives None), then numbers are coerced to the field's type:
+YAML 1.1 reads `2e-4` as a string, and a learning rate must not arrive as one.
 """
 
 from __future__ import annotations
@@ -44,8 +45,27 @@ def from_dict(cls: type[T], data: dict, where: str = "config") -> T:
         hint = hints[name]
         if dataclasses.is_dataclass(hint) and isinstance(value, dict):
             value = from_dict(hint, value, f"{where}.{name}")
-        values[name] = value
+        values[name] = _coerce(hint, value, f"{where}.{name}")
     return cls(**values)
+
+
+def _coerce(hint: Any, value: Any, where: str) -> Any:
+    args = typing.get_args(hint)
+    if value is None or hint is Any:
+        return value
+    if typing.get_origin(hint) is typing.Union and type(None) in args:
+        (hint,) = [a for a in args if a is not type(None)] or (Any,)
+    if hint is float and isinstance(value, (int, str)) and not isinstance(value, bool):
+        try:
+            return float(value)
+        except ValueError:
+            raise ValueError(f"{where}: {value!r} is not a number") from None
+    if hint is int and isinstance(value, str):
+        try:
+            return int(value)
+        except ValueError:
+            raise ValueError(f"{where}: {value!r} is not an integer") from None
+    return value
 
 
 def load_config(cls: type[T], path: Optional[str | Path] = None, overrides: Iterable[str] = ()) -> T:

@@ -35,3 +35,9 @@ def test_unknown_keys_are_errors():
 def test_malformed_override():
     with pytest.raises(ValueError, match="dotted.key=value"):
         apply_overrides({}, ["steps"])
+
+
+def test_numbers_are_coerced_and_checked():
+    assert from_dict(Inner, {"lr": "2e-4"}).lr == 2e-4
+    with pytest.raises(ValueError, match=r"Inner.lr: 'fast' is not a number"):
+        from_dict(Inner, {"lr": "fast"}, "Inner")

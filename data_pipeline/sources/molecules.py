@@ -85,6 +85,7 @@ def _element_symbols() -> frozenset[str]:
 
 
 _ELEMENTS = _element_symbols()
+_ATOM_INDEX = re.compile(r"(?<=atom )# \d+ ")  # so that rejection reasons group across molecules
 
 
 def read_ccd(path: str | Path, types: tuple[str, ...] = ("NON-POLYMER",)) -> Iterator[Read]:
@@ -154,6 +155,6 @@ def read_ccd(path: str | Path, types: tuple[str, ...] = ("NON-POLYMER",)) -> Ite
             Chem.SanitizeMol(mol)
             smiles = Chem.MolToSmiles(Chem.RemoveHs(mol))
         except Exception as error:  # RDKit raises several unrelated types for chemistry problems
-            yield Rejection(provenance, f"RDKit: {str(error).splitlines()[0]}")
+            yield Rejection(provenance, "RDKit: " + _ATOM_INDEX.sub("", str(error).splitlines()[0]))
             continue
         yield MoleculeRecord(provenance, smiles, str(names.get(comp_id)))

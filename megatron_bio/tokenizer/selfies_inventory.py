@@ -94,7 +94,8 @@ def count_symbols(
 def build_inventory(
     out: str | Path, sources: Iterable[str], limit: Optional[int] = None, workers: int = 1
 ) -> tuple[list[tuple[str, int]], dict[str, SourceTally]]:
-    import rdkit
+    from importlib.metadata import version
+
     import selfies as sf
 
     sources = list(sources)
@@ -105,7 +106,7 @@ def build_inventory(
     rows = sorted(counts.items(), key=lambda item: (-item[1], item[0]))
     header = [
         f"SELFIES symbol inventory: {len(rows)} symbols (the BioMatrix report found {PAPER_SELFIES_COUNT} in its corpus)",
-        f"built {datetime.date.today().isoformat()} with selfies {sf.__version__}, RDKit {rdkit.__version__}"
+        f"built {datetime.date.today().isoformat()} with selfies {version('selfies')}, RDKit {version('rdkit')}"
         + (f", at most {limit} records per source" if limit else ""),
         "symbol<TAB>occurrences, most frequent first; count 0 = from selfies' semantic-robust alphabet only",
     ]

@@ -39,8 +39,8 @@ def _ids(tokenizer, *parts):
 @pytest.mark.parametrize(
     "parts, where, reason",
     [
-        (("hello ", "<|prot_aa_start|>", "<A_M>"), "id position 1", "is never closed"),
-        (("hello ", "<|prot_aa_end|>"), "id position 1", "closes a wrapper that was never opened"),
+        (("hello", "<|prot_aa_start|>", "<A_M>"), "id position 1", "is never closed"),
+        (("hello", "<|prot_aa_end|>"), "id position 1", "closes a wrapper that was never opened"),
         (("<|mol_sfi_start|>", "[C]", "<|prot_aa_start|>"), "id position 2", "inside the selfies wrapper"),
         (("<|prot_aa_start|>", "<A_M>", "[C]", "<|prot_aa_end|>"), "id position 2", "is not a residue token"),
         (("<|prot_3d_start|>", "<|prot_3d_end|>"), "id position 1", "empty protein_3d wrapper"),
