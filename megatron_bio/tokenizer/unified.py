@@ -59,6 +59,30 @@ def most_frequent_code(symbol: str, code: int, retained: Sequence[int]) -> int:
     return retained[0]
 
 
+def _split_exactly(pattern: re.Pattern, text: str, where: str, what: str) -> list[re.Match]:
+    """The pattern's matches, which must tile the whole text; else an error at the first gap."""
+    matches, position = [], 0
+    for m in pattern.finditer(text):
+        if m.start() != position:
+            break
+        matches.append(m)
+        position = m.end()
+    if position != len(text):
+        raise TokenizationError(f"{where}, char {position}", f"not a {what}: {text[position:position + 20]!r}")
+    if not matches:
+        raise TokenizationError(where, f"empty: no {what}")
+    return matches
+
+
+def _lookup(table: dict, keys: Sequence, where: str, explain: Callable[[object], str]) -> list[int]:
+    """Ids of the keys; the first unknown key is an error naming its index."""
+    try:
+        return [table[key] for key in keys]
+    except KeyError:
+        i = next(i for i, key in enumerate(keys) if key not in table)
+        raise TokenizationError(f"{where} {i}", explain(keys[i])) from None
+
+
 def _planned_tokens(selfies_symbols: Sequence[str], molecule_3d_tokens: Sequence[str]) -> list[tuple[Family, str]]:
     contents = {
         Family.CONTROL: [token for token, _ in CONTROL_TOKENS],
@@ -119,6 +143,7 @@ class BioMatrixTokenizer:
         self.eod = self._required_id(EOD_TOKEN)
         self.pad = self._required_id(MEGATRON_PAD_TOKEN)
         self._dot = self._required_id(".")
+        self._selfies_ids = {**self._key_to_id[Family.SELFIES], ".": self._dot}
         control = self._key_to_id[Family.CONTROL]
         self._start = {m: control[s] for m, (s, _) in WRAPPERS.items()}
         self._end = {m: control[e] for m, (_, e) in WRAPPERS.items()}
@@ -262,67 +287,30 @@ class BioMatrixTokenizer:
         self._check_text(smiles, where)
 
     def _encode_selfies(self, selfies: str, where: str) -> list[int]:
-        symbols = _SELFIES_SPLIT.findall(selfies)
-        if sum(map(len, symbols)) != len(selfies):
-            pos = 0
-            for m in _SELFIES_SPLIT.finditer(selfies):
-                if m.start() != pos:
-                    break
-                pos = m.end()
-            raise TokenizationError(f"{where}, char {pos}", f"not a SELFIES symbol: {selfies[pos:pos + 20]!r}")
-        if not symbols:
-            raise TokenizationError(where, "empty SELFIES")
-        table = self._key_to_id[Family.SELFIES]
-        try:
-            return [self._dot if sym == "." else table[sym] for sym in symbols]
-        except KeyError:
-            i = next(i for i, sym in enumerate(symbols) if sym != "." and sym not in table)
-            raise TokenizationError(
-                f"{where}, symbol {i}", f"{symbols[i]!r} is not in the SELFIES inventory"
-            ) from None
+        symbols = [m.group() for m in _split_exactly(_SELFIES_SPLIT, selfies, where, "SELFIES symbol")]
+        return _lookup(self._selfies_ids, symbols, f"{where}, symbol", lambda s: f"{s!r} is not in the SELFIES inventory")
 
     def _encode_protein(self, sequence: str, where: str) -> list[int]:
-        table = self._key_to_id[Family.RESIDUE]
-        try:
-            ids = [table[letter] for letter in sequence]
-        except KeyError:
-            i = next(i for i, letter in enumerate(sequence) if letter not in table)
-            raise TokenizationError(
-                f"{where}, residue {i}",
-                f"{sequence[i]!r} is not one of the 26 IUPAC residue letters (uppercase A-Z)",
-            ) from None
-        if not ids:
+        if not sequence:
             raise TokenizationError(where, "empty protein sequence")
-        return ids
+        return _lookup(
+            self._key_to_id[Family.RESIDUE], sequence, f"{where}, residue",
+            lambda letter: f"{letter!r} is not one of the 26 IUPAC residue letters (uppercase A-Z)",
+        )
 
     def _encode_protein_3d(self, codes: tuple[int, ...], where: str) -> list[int]:
-        table = self._key_to_id[Family.PROTEIN_3D]
-        try:
-            ids = [table[code] for code in codes]
-        except KeyError:
-            i = next(i for i, code in enumerate(codes) if code not in table)
-            raise TokenizationError(
-                f"{where}, residue {i}", f"structure code {codes[i]} is outside the codebook (0..{len(table) - 1})"
-            ) from None
-        if not ids:
+        if not codes:
             raise TokenizationError(where, "empty protein structure")
-        return ids
+        table = self._key_to_id[Family.PROTEIN_3D]
+        return _lookup(
+            table, codes, f"{where}, residue", lambda code: f"structure code {code} is outside the codebook (0..{len(table) - 1})"
+        )
 
     def _encode_molecule_3d(self, tokens: str, where: str) -> list[int]:
-        pairs = _MOLECULE_3D_SPLIT.findall(tokens)
-        if sum(len(s) + len(c) + 3 for s, c in pairs) != len(tokens):
-            pos = 0
-            for m in _MOLECULE_3D_SPLIT.finditer(tokens):
-                if m.start() != pos:
-                    break
-                pos = m.end()
-            raise TokenizationError(f"{where}, char {pos}", f"not a [SYMBOL CODE] token: {tokens[pos:pos + 20]!r}")
-        if not pairs:
-            raise TokenizationError(where, "empty molecule 3D structure")
         table = self._key_to_id[Family.MOLECULE_3D]
         ids = []
-        for i, (inner, code_text) in enumerate(pairs):
-            key = (f"[{inner}]", int(code_text))
+        for i, m in enumerate(_split_exactly(_MOLECULE_3D_SPLIT, tokens, where, "[SYMBOL CODE] token")):
+            key = (f"[{m.group(1)}]", int(m.group(2)))
             if key not in table:
                 key = self._fall_back(key, f"{where}, token {i}")
             ids.append(table[key])
