@@ -1,13 +1,13 @@
-"""Shared fixtures (built once per session) and the no-skip rule CI enforces."""
+"""Shared fixtures, built once per session; the no-skip rule CI enforces lives in fail_on_skip.py."""
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
 
 DATA = Path(__file__).parent / "data"
+pytest_plugins = ["tests.fail_on_skip"]
 
 
 @pytest.fixture(scope="session")
@@ -21,13 +21,3 @@ def tokenizer():
 @pytest.fixture(scope="session")
 def hf_dir(tokenizer, tmp_path_factory):
     return tokenizer.save_pretrained(tmp_path_factory.mktemp("hf_tokenizer"))
-
-
-def pytest_sessionfinish(session, exitstatus):
-    """With BIOMATRIX_FAIL_ON_SKIP=1 (set by .ci/run) a skipped test fails the run: every
-    dependency a test needs is one the install step provides."""
-    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
-    skipped = reporter.stats.get("skipped", []) if reporter else []
-    if os.environ.get("BIOMATRIX_FAIL_ON_SKIP") == "1" and skipped:
-        reporter.write_line(f"{len(skipped)} test(s) skipped: failing (BIOMATRIX_FAIL_ON_SKIP=1)", red=True)
-        session.exitstatus = 1

@@ -85,3 +85,8 @@ def test_inventory_with_misspelled_or_repeated_tokens_is_rejected(tmp_path):
     bad.write_text("[C]\t10\n[O]\t4\n[C]\t1\n")
     with pytest.raises(ValueError, match="repeats line 1"):
         BioMatrixTokenizer.build(selfies_inventory=bad)
+
+
+def test_base_that_already_holds_biomatrix_tokens_is_rejected(hf_dir):
+    with pytest.raises(ValueError, match="already in the base vocabulary"):
+        BioMatrixTokenizer.build(base_dir=hf_dir)
