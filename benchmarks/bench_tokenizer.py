@@ -145,7 +145,12 @@ def main() -> None:
     for name, seconds, tokens in rows:
         lines.append(f"| {name} | {seconds:.3f} | {tokens:,} | {tokens / seconds:,.0f} | "
                      f"{len(documents) / seconds:,.0f} | {chars / seconds / 1e6:.1f} |")
+    ours_s, raw_s = rows[0][1], rows[2][1]
     lines += [
+        "",
+        f"Our encoder turns the same documents into ids {raw_s / ours_s:.1f}x faster than raw Qwen3 on their "
+        f"rendered text and {rows[1][1] / ours_s:.1f}x faster than the exported HF tokenizer (same ids): residues, "
+        "SELFIES symbols and structure codes are table lookups instead of string matching and BPE.",
         "",
         "SMILES bracket atoms matched as SELFIES tokens (same in our encoder and the HF tokenizer):",
         "",
