@@ -24,10 +24,10 @@ import random
 import time
 from pathlib import Path
 
-import selfies as sf
 from Bio import SeqIO
-from rdkit import Chem, RDLogger
+from rdkit import RDLogger
 
+from data_pipeline.molecule_forms import MoleculeFormError, canonical_selfies
 from data_pipeline.sources import packaged
 from data_pipeline.sources.molecules import read_chebi_obo
 from megatron_bio.tokenizer import BioMatrixTokenizer, Modality, Segment, TokenizationError
@@ -43,13 +43,12 @@ def mixed_documents(tokenizer: BioMatrixTokenizer, n: int) -> list[list[Segment]
         proteins = [str(r.seq).rstrip("*") for r in SeqIO.parse(handle, "fasta")]
     documents = []
     for record in read_chebi_obo(packaged.chebi_obo()):
-        mol = Chem.MolFromSmiles(record.smiles)
-        if mol is None or not record.properties.get("definition"):
+        if not record.properties.get("definition"):
             continue
         try:
-            selfies = sf.encoder(Chem.MolToSmiles(mol))
+            _, selfies = canonical_selfies(record.smiles)
             tokenizer.encode([Segment(Modality.SELFIES, selfies)])
-        except (sf.EncoderError, TokenizationError):
+        except (MoleculeFormError, TokenizationError):
             continue
         protein = rng.choice(proteins)
         documents.append([

@@ -29,8 +29,9 @@ def _real_inputs(n_molecules: int, n_proteins: int) -> tuple[list[str], list[tup
 
 def run(args: argparse.Namespace) -> int:
     import selfies as sf
-    from rdkit import Chem
     from transformers import AutoTokenizer
+
+    from data_pipeline.molecule_forms import canonical_selfies, canonical_smiles
 
     from megatron_bio.tokenizer import BioMatrixTokenizer, Modality, Segment
 
@@ -43,16 +44,16 @@ def run(args: argparse.Namespace) -> int:
     smiles_list, proteins = _real_inputs(args.molecules, args.proteins)
     failures = 0
     for smiles in smiles_list:
-        canonical = Chem.MolToSmiles(Chem.MolFromSmiles(smiles))
+        canonical, selfies = canonical_selfies(smiles)
         document = [
             Segment(Modality.TEXT, "The molecule "),
             Segment(Modality.SMILES, canonical),
             Segment(Modality.TEXT, " is written in SELFIES as "),
-            Segment(Modality.SELFIES, sf.encoder(canonical)),
+            Segment(Modality.SELFIES, selfies),
         ]
         ids = tok.encode(document)
         decoded = tok.decode(ids)
-        back = Chem.MolToSmiles(Chem.MolFromSmiles(sf.decoder(decoded[3].value)))
+        back = canonical_smiles(sf.decoder(decoded[3].value))
         same_hf = hf(tok.render(document))["input_ids"] == ids
         ok = back == canonical and decoded == document and same_hf
         failures += not ok

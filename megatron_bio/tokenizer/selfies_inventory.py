@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional, Union
 
+from data_pipeline.molecule_forms import MoleculeFormError, canonical_selfies
 from data_pipeline.sources import packaged
 from data_pipeline.sources.molecules import read_ccd, read_chebi_obo, read_smiles_table
 from data_pipeline.sources.records import MoleculeRecord, Rejection
@@ -38,15 +39,11 @@ SOURCES: dict[str, Callable[[], Iterable[Union[MoleculeRecord, Rejection]]]] = {
 def selfies_symbols(smiles: str) -> Union[list[str], str]:
     """The SELFIES symbols of a SMILES, or the reason it has none."""
     import selfies as sf
-    from rdkit import Chem
 
-    mol = Chem.MolFromSmiles(smiles)
-    if mol is None:
-        return "RDKit cannot parse the SMILES"
     try:
-        encoded = sf.encoder(Chem.MolToSmiles(mol))
-    except sf.EncoderError as error:
-        return f"selfies cannot encode it: {str(error).splitlines()[0][:80]}"
+        _, encoded = canonical_selfies(smiles)
+    except MoleculeFormError as error:
+        return str(error)
     return list(sf.split_selfies(encoded))
 
 

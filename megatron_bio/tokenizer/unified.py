@@ -46,6 +46,7 @@ MEGATRON_PAD_TOKEN = "<|vision_pad|>"
 
 _SELFIES_SPLIT = re.compile(r"\[[^\[\]]*\]|\.")
 _MOLECULE_3D_SPLIT = re.compile(r"\[([^\s\[\]]+) (-?\d+)\]")
+_WHITESPACE = re.compile(r"\s")
 _CONTROL_STRINGS = re.compile("|".join(re.escape(t) for t, _ in CONTROL_TOKENS))
 
 # Chooses the retained code for a (SELFIES symbol, code) pair outside the joint inventory, given the
@@ -281,9 +282,8 @@ class BioMatrixTokenizer:
     def _check_smiles(self, smiles: str, where: str) -> None:
         if not smiles:
             raise TokenizationError(where, "empty SMILES")
-        for i, ch in enumerate(smiles):
-            if ch.isspace():
-                raise TokenizationError(f"{where}, char {i}", "whitespace inside a SMILES string")
+        if m := _WHITESPACE.search(smiles):
+            raise TokenizationError(f"{where}, char {m.start()}", "whitespace inside a SMILES string")
         self._check_text(smiles, where)
 
     def _encode_selfies(self, selfies: str, where: str) -> list[int]:
