@@ -12,7 +12,7 @@ from typing import Iterator, Union
 
 import numpy as np
 
-from .records import MoleculeRecord, Provenance, Rejection
+from .records import Molecule3DRecord, MoleculeRecord, Provenance, Rejection
 
 Read = Union[MoleculeRecord, Rejection]
 
@@ -88,8 +88,12 @@ _ELEMENTS = _element_symbols()
 _ATOM_INDEX = re.compile(r"(?<=atom )# \d+ ")  # so that rejection reasons group across molecules
 
 
-def read_ccd(path: str | Path, types: tuple[str, ...] = ("NON-POLYMER",)) -> Iterator[Read]:
-    """PDB chemical components (biotite's components.bcif) as RDKit-canonical SMILES.
+def read_ccd(
+    path: str | Path, types: tuple[str, ...] = ("NON-POLYMER",), with_ideal_coordinates: bool = False
+) -> Iterator[Union[Read, Molecule3DRecord]]:
+    """PDB chemical components (biotite's components.bcif) as RDKit-canonical SMILES, or, with
+    `with_ideal_coordinates`, as 3D molecules (all atoms, hydrogens included, in the dictionary's
+    atom order) carrying the components' ideal coordinates.
 
     Reads the atom and bond tables once and builds each molecule with RDKit directly:
     `biotite.structure.info.residue()` filters the dictionary per call (~34 ms a component,
@@ -113,6 +117,7 @@ def read_ccd(path: str | Path, types: tuple[str, ...] = ("NON-POLYMER",)) -> Ite
     bond_comp = bonds["comp_id"].as_array()
     bond_a, bond_b = bonds["atom_id_1"].as_array(), bonds["atom_id_2"].as_array()
     bond_order = bonds["value_order"].as_array()
+    ideal = _ideal_coordinates(atoms) if with_ideal_coordinates else None
 
     def spans(keys: np.ndarray) -> dict[str, tuple[int, int]]:
         change = np.flatnonzero(keys[1:] != keys[:-1]) + 1
@@ -157,4 +162,23 @@ def read_ccd(path: str | Path, types: tuple[str, ...] = ("NON-POLYMER",)) -> Ite
         except Exception as error:  # RDKit raises several unrelated types for chemistry problems
             yield Rejection(provenance, "RDKit: " + _ATOM_INDEX.sub("", str(error).splitlines()[0]))
             continue
-        yield MoleculeRecord(provenance, smiles, str(names.get(comp_id)))
+        if ideal is None:
+            yield MoleculeRecord(provenance, smiles, str(names.get(comp_id)))
+        elif np.isnan(ideal[a0:a1]).any():
+            yield Rejection(provenance, "no ideal coordinates")
+        else:
+            conformer = Chem.Conformer(int(a1 - a0))
+            for k in range(a0, a1):
+                conformer.SetAtomPosition(int(k - a0), ideal[k].tolist())
+            mol.AddConformer(conformer, assignId=True)
+            yield Molecule3DRecord(provenance, mol.GetMol(), str(names.get(comp_id)), {"smiles": smiles})
+
+
+def _ideal_coordinates(atoms) -> np.ndarray:
+    """(atoms, 3) ideal coordinates; NaN where the dictionary has none ('?')."""
+    columns = []
+    for axis in "xyz":
+        column = atoms[f"pdbx_model_Cartn_{axis}_ideal"]
+        values = column.as_array(float, masked_value=np.nan) if column.mask is not None else column.as_array(float)
+        columns.append(values)
+    return np.stack(columns, axis=1)

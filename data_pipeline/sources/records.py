@@ -23,6 +23,16 @@ class MoleculeRecord:
 
 
 @dataclass(frozen=True)
+class Molecule3DRecord:
+    """A molecule with explicit hydrogens and one 3D conformer (an RDKit `Mol`), atoms in source order."""
+
+    provenance: Provenance
+    mol: object
+    name: Optional[str] = None
+    properties: dict = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class ProteinRecord:
     provenance: Provenance
     sequence: str

@@ -75,6 +75,11 @@ def _split_exactly(pattern: re.Pattern, text: str, where: str, what: str) -> lis
     return matches
 
 
+def parse_molecule_3d(tokens: str, where: str) -> list[tuple[str, int]]:
+    """(SELFIES symbol, code) pairs of a `[SYMBOL CODE]...` string; an error at the first bad character."""
+    return [(f"[{m.group(1)}]", int(m.group(2))) for m in _split_exactly(_MOLECULE_3D_SPLIT, tokens, where, "[SYMBOL CODE] token")]
+
+
 def _lookup(table: dict, keys: Sequence, where: str, explain: Callable[[object], str]) -> list[int]:
     """Ids of the keys; the first unknown key is an error naming its index."""
     try:
@@ -309,8 +314,7 @@ class BioMatrixTokenizer:
     def _encode_molecule_3d(self, tokens: str, where: str) -> list[int]:
         table = self._key_to_id[Family.MOLECULE_3D]
         ids = []
-        for i, m in enumerate(_split_exactly(_MOLECULE_3D_SPLIT, tokens, where, "[SYMBOL CODE] token")):
-            key = (f"[{m.group(1)}]", int(m.group(2)))
+        for i, key in enumerate(parse_molecule_3d(tokens, where)):
             if key not in table:
                 key = self._fall_back(key, f"{where}, token {i}")
             ids.append(table[key])

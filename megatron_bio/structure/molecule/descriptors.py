@@ -1,0 +1,156 @@
+"""Per-atom internal coordinates g = (r, theta, |phi|, sign(phi)) and the atom-by-atom rebuild.
+
+Definitions follow shared/notes/molstructok-compat.md exactly, so that the released checkpoint's
+encoder sees the inputs it was trained on. Descriptors of a whole batch of molecules are computed
+in one vectorized pass (every atom's references are known); the rebuild is sequential along the
+atom order but vectorized across the molecules of a batch.
+
+Collinear references (e.g. along a triple bond) leave the frame's second axis undefined; the
+released pipeline then emits NaN. Here the second reference falls back to the latest earlier atom
+that is not on the axis; if every earlier atom is on it, the placed atom itself defines the
+half-plane (phi = 0 by construction), so the descriptor stays rotation-invariant.
+"""
+
+from __future__ import annotations
+
+from typing import Callable, Optional, Sequence
+
+import numpy as np
+
+from megatron_bio.structure.geometry import COLLINEAR_SIN, any_perpendicular, frames, from_spherical, to_spherical
+
+# Atom 0's fixed descriptor (r, theta, |phi|) in the released pipeline; only r matters for atom 1.
+ATOM0_DESCRIPTOR = (1.2608129506349746, 1.593612854073428, 2.1366727766526967)
+R, THETA, ABS_PHI, SIGN = range(4)
+
+
+def normalize(raw: np.ndarray) -> np.ndarray:
+    """The encoder's input: log(r + 1), theta / pi, |phi| / pi, sign."""
+    out = np.array(raw, dtype=np.float32, copy=True)
+    out[..., R] = np.log1p(raw[..., R])
+    out[..., THETA] = raw[..., THETA] / np.pi
+    out[..., ABS_PHI] = raw[..., ABS_PHI] / np.pi
+    return out
+
+
+def denormalize(features: np.ndarray) -> np.ndarray:
+    out = np.array(features, dtype=np.float64, copy=True)
+    out[..., R] = np.expm1(features[..., R])
+    out[..., THETA] = features[..., THETA] * np.pi
+    out[..., ABS_PHI] = features[..., ABS_PHI] * np.pi
+    return out
+
+
+def local_position(raw: np.ndarray, index: np.ndarray) -> np.ndarray:
+    """Where a descriptor puts its atom in its frame: atom 1 on the x axis, atom 2 in the x-y plane
+    at angle |phi| (its sign is always 0), later atoms by (r, theta, |phi| * sign)."""
+    r, theta, abs_phi, sign = (raw[..., k] for k in range(4))
+    index = np.broadcast_to(index, r.shape)
+    phi = np.where(index == 2, abs_phi, abs_phi * sign)
+    theta = np.where(index < 3, np.pi / 2, theta)
+    local = from_spherical(r, theta, phi)
+    return np.where((index == 0)[..., None], 0.0, local)
+
+
+class Walk:
+    """Frames of the atoms of a padded batch (M molecules, up to N atoms), in token order."""
+
+    def __init__(self, references: Sequence[np.ndarray]) -> None:
+        self.count = np.array([len(r) for r in references])
+        self.references = np.full((len(references), int(self.count.max()), 3), -1, dtype=np.int64)
+        for m, refs in enumerate(references):
+            self.references[m, : len(refs)] = refs
+
+    def frame(self, positions: np.ndarray, i: int, rows: np.ndarray, target: Optional[np.ndarray] = None):
+        """Origin (k, 3) and axes (k, 3, 3) of atom i's frame in molecules `rows`, from `positions`
+        (M, N, 3) of the atoms before i. `target` (k, 3), the true atom positions, is needed only
+        to orient a frame whose every earlier atom is collinear (encoding)."""
+        k = len(rows)
+        if i < 3:
+            return np.zeros((k, 3)), np.broadcast_to(np.eye(3), (k, 3, 3)).copy()
+        refs = self.references[rows, i]
+        a, b, c = (positions[rows, refs[:, j]] for j in range(3))
+        axes, degenerate = frames(a, b, c)
+        for row in np.flatnonzero(degenerate):
+            axes[row] = self._refit(positions[rows[row], :i], a[row], b[row], None if target is None else target[row])
+        return a, axes
+
+    @staticmethod
+    def _refit(earlier: np.ndarray, a: np.ndarray, b: np.ndarray, target: Optional[np.ndarray]) -> np.ndarray:
+        u = (b - a) / np.linalg.norm(b - a)
+        for point in earlier[::-1]:
+            p = point - a
+            off_axis = p - (p @ u) * u
+            if np.linalg.norm(off_axis) > COLLINEAR_SIN * np.linalg.norm(p):
+                v = off_axis / np.linalg.norm(off_axis)
+                return np.stack([u, v, np.cross(u, v)])
+        v = any_perpendicular(u)
+        if target is not None:
+            p = target - a
+            off_axis = p - (p @ u) * u
+            if np.linalg.norm(off_axis) > 0:
+                v = off_axis / np.linalg.norm(off_axis)
+        return np.stack([u, v, np.cross(u, v)])
+
+    def run(self, place: Callable[[int, np.ndarray, np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
+        """Place atoms in token order; `place(i, rows, origin, axes)` returns the (k, 3) positions
+        of atom i in molecules `rows`. Returns the (M, N, 3) positions (padding stays 0)."""
+        positions = np.zeros(self.references.shape[:2] + (3,))
+        for i in range(self.references.shape[1]):
+            rows = np.flatnonzero(self.count > i)
+            origin, axes = self.frame(positions, i, rows)
+            positions[rows, i] = place(i, rows, origin, axes)
+        return positions
+
+
+def to_global(origin: np.ndarray, axes: np.ndarray, local: np.ndarray) -> np.ndarray:
+    """Local coordinates (..., 3) in frames (origin, axes rows u, v, w) to global ones."""
+    return origin + np.einsum("...j,...jk->...k", local, axes)
+
+
+def canonical_pose(coordinates: np.ndarray) -> np.ndarray:
+    """The pose a rebuild starts from: atom 0 at the origin, atom 1 on +x, atom 2 in the x-y plane
+    with y >= 0. Encoding compares candidate placements with the true atoms in this pose."""
+    n = len(coordinates)
+    if n == 1:
+        return np.zeros((1, 3))
+    third = coordinates[2] if n > 2 else coordinates[0] + any_perpendicular(coordinates[1] - coordinates[0])
+    axes, _ = frames(coordinates[0], coordinates[1], third)
+    return (coordinates - coordinates[0]) @ axes.T
+
+
+def describe(coordinates: Sequence[np.ndarray], references: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Raw descriptors (n, 4) of each molecule's atoms, from its token-order coordinates."""
+    walk = Walk(references)
+    posed = np.zeros(walk.references.shape[:2] + (3,))
+    for m, xyz in enumerate(coordinates):
+        posed[m, : len(xyz)] = canonical_pose(np.asarray(xyz, dtype=np.float64))
+    raw = np.zeros(walk.references.shape[:2] + (4,))
+    raw[:, 0, :3] = ATOM0_DESCRIPTOR
+    raw[:, 1, :3] = ATOM0_DESCRIPTOR
+    raw[:, 1, R] = np.linalg.norm(posed[:, 1], axis=-1)
+    r2, x2, y2 = np.linalg.norm(posed[:, 2], axis=-1), posed[:, 2, 0], posed[:, 2, 1]
+    raw[:, 2, :3] = ATOM0_DESCRIPTOR
+    raw[:, 2, R] = r2
+    raw[:, 2, ABS_PHI] = np.arctan2(np.abs(y2), x2)
+    for i in range(3, walk.references.shape[1]):
+        rows = np.flatnonzero(walk.count > i)
+        origin, axes = walk.frame(posed, i, rows, target=posed[rows, i])
+        local = np.einsum("kij,kj->ki", axes, posed[rows, i] - origin)
+        r, theta, phi = to_spherical(local)
+        raw[rows, i] = np.stack([r, theta, np.abs(phi), np.sign(phi)], axis=-1)
+    return [raw[m, :n] for m, n in enumerate(walk.count)]
+
+
+def rebuild(descriptors: Sequence[np.ndarray], references: Sequence[np.ndarray]) -> list[np.ndarray]:
+    """Token-order coordinates (n, 3) of each molecule from its raw descriptors (n, 4)."""
+    walk = Walk(references)
+    raw = np.zeros(walk.references.shape[:2] + (4,))
+    for m, d in enumerate(descriptors):
+        raw[m, : len(d)] = d
+
+    def place(i: int, rows: np.ndarray, origin: np.ndarray, axes: np.ndarray) -> np.ndarray:
+        return to_global(origin, axes, local_position(raw[rows, i], np.full(len(rows), i)))
+
+    positions = walk.run(place)
+    return [positions[m, :n] for m, n in enumerate(walk.count)]
