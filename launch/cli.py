@@ -6,9 +6,9 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
-from launch.commands import demo, tokenizer
+from launch.commands import demo, structure, tokenizer
 
-STAGES = (tokenizer, demo)
+STAGES = (tokenizer, structure, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

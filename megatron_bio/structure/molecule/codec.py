@@ -18,6 +18,7 @@ from typing import Optional, Sequence, Union
 
 import numpy as np
 
+from megatron_bio.tokenizer.errors import TokenizationError
 from megatron_bio.tokenizer.families import molecule_3d_token
 from megatron_bio.tokenizer.unified import parse_molecule_3d
 
@@ -177,7 +178,10 @@ class MoleculeStructureTokenizer:
         return results
 
     def _parse(self, tokens: str, where: str) -> tuple[Layout, np.ndarray]:
-        pairs = parse_molecule_3d(tokens, where)
+        try:
+            pairs = parse_molecule_3d(tokens, where)
+        except TokenizationError as error:
+            raise StructureTokenError(error.where, error.reason) from None
         layout = layout_of_symbols(tuple(symbol for symbol, _ in pairs), where)
         codes = np.asarray([code for _, code in pairs])
         atom = np.zeros(len(pairs), dtype=bool)

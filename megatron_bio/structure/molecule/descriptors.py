@@ -17,7 +17,7 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
-from megatron_bio.structure.geometry import COLLINEAR_SIN, any_perpendicular, frames, from_spherical, to_spherical
+from megatron_bio.structure.geometry import COLLINEAR_SIN, any_perpendicular, cross, frames, from_spherical, to_spherical
 
 # Atom 0's fixed descriptor (r, theta, |phi|) in the released pipeline; only r matters for atom 1.
 ATOM0_DESCRIPTOR = (1.2608129506349746, 1.593612854073428, 2.1366727766526967)
@@ -83,14 +83,14 @@ class Walk:
             off_axis = p - (p @ u) * u
             if np.linalg.norm(off_axis) > COLLINEAR_SIN * np.linalg.norm(p):
                 v = off_axis / np.linalg.norm(off_axis)
-                return np.stack([u, v, np.cross(u, v)])
+                return np.stack([u, v, cross(u, v)])
         v = any_perpendicular(u)
         if target is not None:
             p = target - a
             off_axis = p - (p @ u) * u
             if np.linalg.norm(off_axis) > 0:
                 v = off_axis / np.linalg.norm(off_axis)
-        return np.stack([u, v, np.cross(u, v)])
+        return np.stack([u, v, cross(u, v)])
 
     def run(self, place: Callable[[int, np.ndarray, np.ndarray, np.ndarray], np.ndarray]) -> np.ndarray:
         """Place atoms in token order; `place(i, rows, origin, axes)` returns the (k, 3) positions

@@ -94,7 +94,7 @@ class EMAQuantizer(nn.Module):
 
     @torch.no_grad()
     def restart_dead(self, z: torch.Tensor, threshold: float, generator: torch.Generator) -> int:
-        dead = torch.flatnonzero(self.ema_cluster_size < threshold)
+        dead = torch.nonzero(self.ema_cluster_size < threshold).flatten()
         if len(dead):
             pick = torch.randint(len(z), (len(dead),), generator=generator)
             self.embedding.weight[dead] = z[pick]

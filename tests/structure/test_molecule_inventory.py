@@ -1,0 +1,60 @@
+"""The joint inventory: the report's coverage rule, the default file, and the geometric fallback."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import numpy as np
+
+from megatron_bio.structure.molecule.inventory import (
+    DEFAULT_INVENTORY,
+    NearestCodeFallback,
+    build_inventory,
+    read_inventory,
+    select_pairs,
+)
+from megatron_bio.structure.molecule.train import RELEASED_CHECKPOINT
+from megatron_bio.tokenizer import Segment
+from megatron_bio.tokenizer.config import TokenizerConfig
+
+
+def test_select_pairs_covers_99_percent_and_every_symbol():
+    counts = Counter({("[C]", 1): 900, ("[C]", 2): 95, ("[H]", 7): 4, ("[C]", 3): 1, ("[Branch1]", -1): 1})
+    kept = dict(select_pairs(counts))
+    assert ("[C]", 1) in kept and ("[C]", 2) in kept and ("[H]", 7) in kept  # 999 / 1001 > 99%
+    assert ("[Branch1]", -1) in kept  # a symbol's top pair is always kept
+    assert ("[C]", 3) not in kept
+
+
+def test_build_inventory_on_real_molecules(tmp_path):
+    out = tmp_path / "joint.txt"
+    kept, tallies, counts = build_inventory(out, RELEASED_CHECKPOINT, ["qm9", "ccd"], {"qm9": 300, "ccd": 100}, workers=1)
+    for tally in tallies.values():
+        assert tally.records == tally.encoded + sum(tally.rejected.values())
+    retained = read_inventory(out)
+    assert sum(len(v) for v in retained.values()) == len(kept)
+    assert sum(c for _, c in kept) > 0.99 * sum(counts.values())
+    assert "[Branch1]" in retained and retained["[Branch1]"] == [-1]
+
+
+def test_nearest_code_fallback_uses_codebook_distance():
+    codebook = np.array([[0.0, 0.0], [1.0, 0.0], [5.0, 0.0], [0.9, 0.1]])
+    fallback = NearestCodeFallback(codebook)
+    assert fallback("[C]", 3, [0, 1, 2]) == 1
+    assert fallback("[C]", 2, [0, 1]) == 1
+
+
+def test_default_tokenizer_has_the_joint_inventory_and_falls_back_geometrically(released, qm9_test):
+    tokenizer = TokenizerConfig().build()
+    retained = read_inventory(DEFAULT_INVENTORY)
+    assert tokenizer.family_counts()["molecule_3d"] == sum(len(v) for v in retained.values())
+    encoded = released.encode(qm9_test[0].mol)
+    ids = tokenizer.encode([Segment("molecule_3d", encoded.tokens)])
+    assert tokenizer.decode(ids)[0].value == encoded.tokens or tokenizer.molecule_3d_fallbacks
+    symbol = "[C]"
+    outside = next(c for c in range(512) if c not in retained[symbol])
+    before = sum(tokenizer.molecule_3d_fallbacks.values())
+    ids = tokenizer.encode([Segment("molecule_3d", f"[C {outside}]")])
+    fallback = NearestCodeFallback.from_checkpoint(RELEASED_CHECKPOINT)
+    assert tokenizer.decode(ids)[0].value == f"[C {fallback(symbol, outside, retained[symbol])}]"
+    assert sum(tokenizer.molecule_3d_fallbacks.values()) == before + 1
