@@ -110,29 +110,39 @@ def to_global(origin: np.ndarray, axes: np.ndarray, local: np.ndarray) -> np.nda
 
 def canonical_pose(coordinates: np.ndarray) -> np.ndarray:
     """The pose a rebuild starts from: atom 0 at the origin, atom 1 on +x, atom 2 in the x-y plane
-    with y >= 0. Encoding compares candidate placements with the true atoms in this pose."""
-    n = len(coordinates)
-    if n == 1:
-        return np.zeros((1, 3))
-    third = coordinates[2] if n > 2 else coordinates[0] + any_perpendicular(coordinates[1] - coordinates[0])
-    axes, _ = frames(coordinates[0], coordinates[1], third)
-    return (coordinates - coordinates[0]) @ axes.T
+    with y >= 0 (if atoms 0-2 are collinear, the first atom off their axis sets the plane, so the
+    pose stays a function of the molecule alone). Closed-loop encoding compares candidate
+    placements with the true atoms in this pose."""
+    xyz = coordinates - coordinates[0]
+    if len(xyz) == 1:
+        return xyz
+    u = xyz[1] / np.linalg.norm(xyz[1])
+    off_axis = np.linalg.norm(xyz - np.outer(xyz @ u, u), axis=1) > COLLINEAR_SIN * np.linalg.norm(xyz, axis=1)
+    off_axis[:2] = False
+    plane = xyz[np.argmax(off_axis)] if off_axis.any() else any_perpendicular(u)
+    axes, _ = frames(np.zeros(3), xyz[1], plane)
+    return xyz @ axes.T
 
 
 def describe(coordinates: Sequence[np.ndarray], references: Sequence[np.ndarray]) -> list[np.ndarray]:
     """Raw descriptors (n, 4) of each molecule's atoms, from its token-order coordinates."""
     walk = Walk(references)
-    posed = np.zeros(walk.references.shape[:2] + (3,))
+    shape = (len(coordinates), max(walk.references.shape[1], 3))  # atoms 0-2 are set for every molecule
+    posed = np.zeros(shape + (3,))
     for m, xyz in enumerate(coordinates):
         posed[m, : len(xyz)] = canonical_pose(np.asarray(xyz, dtype=np.float64))
-    raw = np.zeros(walk.references.shape[:2] + (4,))
+    raw = np.zeros(shape + (4,))
     raw[:, 0, :3] = ATOM0_DESCRIPTOR
     raw[:, 1, :3] = ATOM0_DESCRIPTOR
     raw[:, 1, R] = np.linalg.norm(posed[:, 1], axis=-1)
-    r2, x2, y2 = np.linalg.norm(posed[:, 2], axis=-1), posed[:, 2, 0], posed[:, 2, 1]
+    # Atom 2 from distances alone (the law of cosines), so that a nearly collinear start stays invariant.
+    r2 = np.linalg.norm(posed[:, 2], axis=-1)
+    a = np.linalg.norm(posed[:, 1], axis=-1)
+    b = np.linalg.norm(posed[:, 2] - posed[:, 1], axis=-1)
+    x2 = (a**2 + r2**2 - b**2) / (2 * np.where(a > 0, a, 1.0))
     raw[:, 2, :3] = ATOM0_DESCRIPTOR
     raw[:, 2, R] = r2
-    raw[:, 2, ABS_PHI] = np.arctan2(np.abs(y2), x2)
+    raw[:, 2, ABS_PHI] = np.arctan2(np.sqrt(np.maximum(r2**2 - x2**2, 0.0)), x2)
     for i in range(3, walk.references.shape[1]):
         rows = np.flatnonzero(walk.count > i)
         origin, axes = walk.frame(posed, i, rows, target=posed[rows, i])

@@ -4,9 +4,9 @@ graph that the structure tokens are defined over (the geometry is in `descriptor
 The rules are those of BioMatrix's released MolStrucTok pipeline (shared/notes/molstructok-compat.md):
 kekulized, non-isomeric canonical SMILES with explicit hydrogens; atoms renumbered to the SMILES
 output order; SELFIES of that SMILES, whose atom-producing symbols carry the atoms' codes; and the
-"recurrent-index" reference rule. Two cases the released pipeline leaves undefined get a rule here:
-an atom whose focal atom is atom 0 uses references (0, 1, 2), and the first atom of a further
-fragment (no earlier bonded atom) uses (i-1, i-2, i-3), like atoms 0-2.
+"recurrent-index" reference rule. An atom whose focal atom is atom 0, which the released pipeline
+leaves undefined, uses references (0, 1, 2). Disconnected molecules (salts) are rejected: the token
+string has no fragment separator, and a fragment's atoms have no bonded reference.
 """
 
 from __future__ import annotations
@@ -55,6 +55,9 @@ def layout_of_molecule(mol, where: str = "molecule") -> Layout:
     if mol.GetNumAtoms() == 0:
         raise StructureTokenError(where, "no atoms")
     _check_hydrogens(mol, where)
+    fragments = len(Chem.GetMolFrags(mol))
+    if fragments > 1:
+        raise StructureTokenError(where, f"disconnected ({fragments} fragments): structure tokens describe one connected molecule")
     mol = Chem.Mol(mol)
     try:
         Chem.Kekulize(mol, clearAromaticFlags=True)
@@ -88,6 +91,8 @@ def layout_of_symbols(symbols: tuple[str, ...], where: str = "structure string")
     mol = Chem.MolFromSmiles(smiles, params) if smiles else None
     if mol is None:
         raise StructureTokenError(where, f"the SELFIES decodes to {smiles!r}, which RDKit cannot read")
+    # Bond orders as at encoding time (kekulized), not the aromatic 1.5 that sanitizing perceives.
+    Chem.Kekulize(mol, clearAromaticFlags=True)
     atom_symbols = _atom_producing_symbols(selfies, where)
     if len(atom_symbols) != mol.GetNumAtoms():
         raise StructureTokenError(where, f"{len(atom_symbols)} atom symbols but {mol.GetNumAtoms()} atoms")
@@ -124,7 +129,7 @@ def reference_atoms(mol) -> tuple[np.ndarray, np.ndarray]:
         orders[a, b] = int(bond.GetBondTypeAsDouble())
     for i in range(n):
         focal = max(earlier[i]) if earlier[i] else None
-        if i < 3 or focal is None:
+        if i < 3:
             references[i] = (i - 1, i - 2, i - 3)
         elif focal == 1:
             references[i] = (1, 0, 2)
