@@ -22,7 +22,7 @@ def _run(*args, stdin=None):
 def test_tokenizer_build_info_encode_decode(tmp_path):
     out = tmp_path / "tok"
     built = json.loads(_run("tokenizer", "build", "--out", str(out)))
-    assert built["families"]["protein_3d"] == 4096 and built["families"]["molecule_3d"] > 5000
+    assert built["families"]["protein_3d"] == 4096 and built["families"]["molecule_3d"] > 500
     assert built["padded_vocab_size"]["tp2"] % 256 == 0
     assert len(AutoTokenizer.from_pretrained(str(out))) == built["vocab_size"]
     assert json.loads(_run("tokenizer", "info", "--dir", str(out))) == {k: v for k, v in built.items() if k != "out"}

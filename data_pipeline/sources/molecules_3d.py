@@ -41,7 +41,7 @@ def molecule_from_xyz(elements: list[str], coordinates: np.ndarray):
 def read_qm9_3d(path: str | Path) -> Iterator[Read3D]:
     """QM9 rows (qm9pack CSV) as molecules: bonds and bond orders are derived from the DFT geometry
     (RDKit's xyz2mol, neutral charge), as the coordinates are the ground truth."""
-    from rdkit import Chem, RDLogger
+    from rdkit import RDLogger
     from rdkit.Chem import rdDetermineBonds
 
     RDLogger.DisableLog("rdApp.*")

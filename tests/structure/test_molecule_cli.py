@@ -12,7 +12,6 @@ import rdkit
 from rdkit import Chem
 
 from data_pipeline.sources import packaged
-from megatron_bio.structure.geometry import kabsch_rmsd
 
 BIOMATRIX = str(Path(sys.executable).with_name("biomatrix"))
 EGFR_SDF = Path(rdkit.__file__).parent / "Contrib" / "PBF" / "testData" / "egfr.sdf"

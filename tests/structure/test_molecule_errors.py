@@ -40,6 +40,9 @@ def test_molecules_that_cannot_be_encoded(released):
     results = released.encode_many([without_hydrogens, Chem.AddHs(Chem.MolFromSmiles("CCO"))], ["implicit", "no conformer"])
     assert "implicit hydrogens" in results[0].reason and results[0].where == "implicit"
     assert "no conformer" in results[1].reason
+    collapsed = generate_conformer("CCO")
+    collapsed.GetConformer().SetAtomPosition(2, collapsed.GetConformer().GetAtomPosition(0))
+    assert "atoms 0 and 2 coincide" in released.encode_many([collapsed])[0].reason
 
 
 def test_conformers_are_seeded_and_failures_have_reasons():

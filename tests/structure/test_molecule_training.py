@@ -9,7 +9,7 @@ from megatron_bio.structure.molecule.train import TrainConfig, train
 def test_train_a_small_model(tmp_path, qm9_test):
     logged = []
     out = tmp_path / "tiny.safetensors"
-    config = TrainConfig(molecules=400, steps=300, batch_size=512, restart_every=100, workers=1)
+    config = TrainConfig(sources=["qm9:train"], molecules=400, steps=300, batch_size=512, restart_every=100, workers=1)
     metadata = train(config, out, logged.append)
     assert metadata["final"]["cartesian_A2"] < 0.2 and metadata["molecules"] > 350
     assert metadata["final"]["used_codes"] > 100

@@ -51,11 +51,19 @@ def atom_contexts(layout: Layout) -> np.ndarray:
     return np.stack([elements, focal_element, bond, place], axis=1)
 
 
+MIN_SEPARATION = 0.1  # A; closer atoms leave local frames undefined
+
+
 def _check_coordinates(mol, where: str) -> None:
     if mol.GetNumConformers() == 0:
         raise StructureTokenError(where, "no conformer: generate one first (megatron_bio.structure.molecule.conformers)")
-    if not np.isfinite(mol.GetConformer().GetPositions()).all():
+    xyz = mol.GetConformer().GetPositions()
+    if not np.isfinite(xyz).all():
         raise StructureTokenError(where, "non-finite coordinates")
+    distance = np.linalg.norm(xyz[:, None] - xyz[None], axis=-1) + np.eye(len(xyz)) * MIN_SEPARATION
+    if len(xyz) > 1 and distance.min() < MIN_SEPARATION:
+        i, j = np.unravel_index(np.argmin(distance), distance.shape)
+        raise StructureTokenError(where, f"atoms {min(i, j)} and {max(i, j)} coincide (closer than {MIN_SEPARATION} A)")
 
 
 class MoleculeStructureTokenizer:

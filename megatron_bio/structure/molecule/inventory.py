@@ -10,6 +10,7 @@ between the codes' embeddings), see `NearestCodeFallback`.
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -28,6 +29,7 @@ from .corpus import molecules, where_of
 from .errors import StructureTokenError
 
 PAPER_JOINT_TOKENS = 11_294
+_PARTICULARS = re.compile(r"'[^']*'|\d+")
 COVERAGE = 0.99
 DEFAULT_INVENTORY = DEFAULT_MOLECULE_3D_INVENTORY
 
@@ -37,6 +39,12 @@ class Tally:
     records: int = 0
     encoded: int = 0
     rejected: Counter = field(default_factory=Counter)
+
+
+def reason_group(reason: str) -> str:
+    """A rejection reason without its particulars (quoted molecules, atom indices), so that reasons
+    can be counted."""
+    return _PARTICULARS.sub("_", reason)[:120]
 
 
 def encoded_stream(
@@ -50,7 +58,7 @@ def encoded_stream(
         results = tokenizer.encode_many([r.mol for r in batch], [where_of(r) for r in batch])
         for record, result in zip(batch, results):
             if isinstance(result, StructureTokenError):
-                tally.rejected["encode: " + result.reason.split(":")[0]] += 1
+                tally.rejected[reason_group("encode: " + result.reason)] += 1
             else:
                 tally.encoded += 1
                 yield record, result
@@ -59,7 +67,7 @@ def encoded_stream(
     for item in items:
         tally.records += 1
         if isinstance(item, Rejection):
-            tally.rejected[item.reason.split(":")[0]] += 1
+            tally.rejected[reason_group(item.reason)] += 1
             continue
         batch.append(item)
         if len(batch) == batch_size:

@@ -1,4 +1,5 @@
-"""Training our molecule structure VQ-VAE on QM9's training split.
+"""Training our molecule structure VQ-VAE on QM9's training split and the PDB components (which
+bring the elements QM9 lacks: S, P, Cl, Br, I, B, ...).
 
 What differs from the released model, and why (the report blames quantization error and atom-by-atom
 error accumulation for its raw atom stability of 0.897):
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from multiprocessing import Pool
 from pathlib import Path
 from typing import Callable, Optional
@@ -38,8 +39,8 @@ RELEASED_CHECKPOINT = Path(__file__).resolve().parent / "data" / "molstructok_vq
 
 @dataclass
 class TrainConfig:
-    source: str = "qm9:train"
-    molecules: Optional[int] = None  # None = the whole source
+    sources: list = field(default_factory=lambda: ["qm9:train", "ccd"])
+    molecules: Optional[int] = None  # per source; None = all of it
     hidden: int = 64
     codebook_size: int = 512
     contextual: bool = True
@@ -76,8 +77,8 @@ def _describe_batch(mols: list) -> tuple[np.ndarray, np.ndarray, int]:
     return np.concatenate(raw), np.concatenate([atom_contexts(layout) for layout in layouts]), len(layouts)
 
 
-def collect_atoms(source: str, limit: Optional[int], workers: int, batch: int = 512) -> AtomTable:
-    mols = [r.mol for r in molecules(source, limit) if not isinstance(r, Rejection)]
+def collect_atoms(sources: list, limit: Optional[int], workers: int, batch: int = 512) -> AtomTable:
+    mols = [r.mol for source in sources for r in molecules(source, limit) if not isinstance(r, Rejection)]
     batches = [mols[k : k + batch] for k in range(0, len(mols), batch)]
     if workers > 1:
         with Pool(workers) as pool:
@@ -106,7 +107,7 @@ def train(config: TrainConfig, out: str | Path, log: Callable[[str], None] = pri
     torch.manual_seed(config.seed)
     generator = torch.Generator().manual_seed(config.seed)
     started = time.time()
-    atoms = collect_atoms(config.source, config.molecules, config.workers)
+    atoms = collect_atoms(config.sources, config.molecules, config.workers)
     log(f"{atoms.molecules} molecules ({atoms.rejected} rejected), {len(atoms.features)} atoms in {time.time() - started:.0f} s")
     features = torch.as_tensor(atoms.features)
     contexts = torch.as_tensor(atoms.contexts)
