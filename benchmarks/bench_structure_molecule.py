@@ -46,6 +46,7 @@ def main() -> None:
     ours = MoleculeStructureTokenizer.from_checkpoint(DEFAULT_CHECKPOINT)
     rows = []
     for corpus, mols in corpora.items():
+        mols = [m for m, e in zip(mols, released.encode_many(mols)) if not isinstance(e, Exception)]  # encodable ones
         atoms = sum(m.GetNumAtoms() for m in mols)
         contenders = [
             ("released, batched", lambda: released.encode_many(mols), lambda e: released.decode_many([x.tokens for x in e])),

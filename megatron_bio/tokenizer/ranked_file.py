@@ -31,7 +31,7 @@ def read_ranked_tokens(path: str | Path) -> list[str]:
 def write_ranked_tokens(
     path: str | Path, rows: Iterable[tuple[str, Optional[int]]], header: Iterable[str] = ()
 ) -> None:
-    lines = [f"# {h}" for h in header]
+    lines = [f"# {' '.join(h.split())}" for h in header]  # one line each, whatever the text holds
     lines += [token if count is None else f"{token}\t{count}" for token, count in rows]
     Path(path).parent.mkdir(parents=True, exist_ok=True)
     Path(path).write_text("\n".join(lines) + "\n", encoding="utf-8")

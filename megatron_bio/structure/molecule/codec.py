@@ -22,7 +22,7 @@ from megatron_bio.tokenizer.errors import TokenizationError
 from megatron_bio.tokenizer.families import molecule_3d_token
 from megatron_bio.tokenizer.unified import parse_molecule_3d
 
-from .descriptors import Walk, canonical_pose, describe, local_position, normalize, rebuild, to_global
+from .descriptors import R, Walk, canonical_pose, describe, local_position, normalize, rebuild, to_global
 from .errors import StructureTokenError
 from .layout import Layout, layout_of_molecule, layout_of_symbols
 from .vqvae import ELEMENT_INDEX, MAX_BOND_ORDER, WALK_PLACES, MolStrucTokVQVAE, load_model
@@ -51,6 +51,11 @@ def atom_contexts(layout: Layout) -> np.ndarray:
     return np.stack([elements, focal_element, bond, place], axis=1)
 
 
+# Closed loop: weight of the squared error of r (the bond length to the focal atom, from atom 3 on)
+# next to the squared position error. Position alone lets a code trade bond length for placement,
+# which valence-from-distance checks punish. On 400 held-out QM9 molecules, ours: weight 0 -> RMSD
+# median 0.055 A, raw atom stability 0.924; 4 -> 0.059 A, 0.969; 16 -> 0.068 A, 0.980.
+BOND_WEIGHT = 16.0
 MIN_SEPARATION = 0.1  # A; closer atoms leave local frames undefined
 
 
@@ -127,7 +132,7 @@ class MoleculeStructureTokenizer:
             contexts = [atom_contexts(layout) for layout in layouts]
             raw = describe(coordinates, [layout.references for layout in layouts])
             open_loop = self._open_loop_codes(raw, contexts)
-            codes = self._closed_loop_codes(layouts, coordinates, contexts, open_loop) if self.closed_loop else open_loop
+            codes = self._closed_loop_codes(layouts, coordinates, contexts, raw, open_loop) if self.closed_loop else open_loop
             for k, layout, xyz, atom_codes in zip(keep, layouts, coordinates, codes):
                 results[k] = _encoded(layout, atom_codes, xyz)
         return results
@@ -138,13 +143,15 @@ class MoleculeStructureTokenizer:
         flat = self.model.codes_of(features, context)
         return np.split(flat, np.cumsum([len(r) for r in raw])[:-1])
 
-    def _closed_loop_codes(self, layouts, coordinates, contexts, open_loop) -> list[np.ndarray]:
+    def _closed_loop_codes(self, layouts, coordinates, contexts, raw, open_loop) -> list[np.ndarray]:
         walk = Walk([layout.references for layout in layouts])
         shape = walk.references.shape[:2]
         target = np.zeros(shape + (3,))
         context = np.zeros(shape + (4,), dtype=np.int64)
         codes = np.zeros(shape, dtype=np.int64)
-        for m, (xyz, ctx, first) in enumerate(zip(coordinates, contexts, open_loop)):
+        length = np.zeros(shape)
+        for m, (xyz, ctx, first, d) in enumerate(zip(coordinates, contexts, open_loop, raw)):
+            length[m, : len(d)] = d[:, R]
             target[m, : len(xyz)] = canonical_pose(xyz)
             context[m, : len(ctx)] = ctx
             codes[m, 0] = first[0]  # atom 0 carries no geometry: keep the encoder's code
@@ -153,7 +160,9 @@ class MoleculeStructureTokenizer:
             if i > 0:
                 candidates = np.stack([self.table(c) for c in context[rows, i]])  # (k, codes, 4)
                 where = to_global(origin[:, None], axes[:, None], local_position(candidates, np.full(candidates.shape[:2], i)))
-                codes[rows, i] = np.argmin(((where - target[rows, i][:, None]) ** 2).sum(-1), axis=1)
+                miss = ((where - target[rows, i][:, None]) ** 2).sum(-1)
+                miss += BOND_WEIGHT * (candidates[..., R] - length[rows, i][:, None]) ** 2
+                codes[rows, i] = np.argmin(miss, axis=1)
             chosen = self.decoded_descriptors(codes[rows, i], context[rows, i])
             return to_global(origin, axes, local_position(chosen, np.full(len(rows), i)))
 

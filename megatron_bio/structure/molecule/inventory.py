@@ -44,7 +44,7 @@ class Tally:
 def reason_group(reason: str) -> str:
     """A rejection reason without its particulars (quoted molecules, atom indices), so that reasons
     can be counted."""
-    return _PARTICULARS.sub("_", reason)[:120]
+    return " ".join(_PARTICULARS.sub("_", reason).split())[:120]
 
 
 def encoded_stream(
