@@ -16,6 +16,7 @@ from megatron_bio.structure.molecule.inventory import (
 from megatron_bio.structure.molecule.train import RELEASED_CHECKPOINT
 from megatron_bio.tokenizer import Segment
 from megatron_bio.tokenizer.config import TokenizerConfig
+from megatron_bio.tokenizer.families import molecule_3d_token
 
 
 def test_select_pairs_covers_99_percent_and_every_symbol():
@@ -48,13 +49,18 @@ def test_default_tokenizer_has_the_joint_inventory_and_falls_back_geometrically(
     tokenizer = TokenizerConfig().build()
     retained = read_inventory(DEFAULT_INVENTORY)
     assert tokenizer.family_counts()["molecule_3d"] == sum(len(v) for v in retained.values())
-    encoded = released.encode(qm9_test[0].mol)
-    ids = tokenizer.encode([Segment("molecule_3d", encoded.tokens)])
-    assert tokenizer.decode(ids)[0].value == encoded.tokens or tokenizer.molecule_3d_fallbacks
+    fallback = NearestCodeFallback.from_checkpoint(RELEASED_CHECKPOINT)
+    for record in qm9_test[:20]:
+        encoded = released.encode(record.mol)
+        expected = [
+            (symbol, code if code in retained[symbol] else fallback(symbol, code, retained[symbol]))
+            for symbol, code in zip(encoded.layout.symbols, encoded.codes)
+        ]
+        ids = tokenizer.encode([Segment("molecule_3d", encoded.tokens)])
+        assert tokenizer.decode(ids)[0].value == "".join(molecule_3d_token(s, c) for s, c in expected)
     symbol = "[C]"
     outside = next(c for c in range(512) if c not in retained[symbol])
     before = sum(tokenizer.molecule_3d_fallbacks.values())
     ids = tokenizer.encode([Segment("molecule_3d", f"[C {outside}]")])
-    fallback = NearestCodeFallback.from_checkpoint(RELEASED_CHECKPOINT)
     assert tokenizer.decode(ids)[0].value == f"[C {fallback(symbol, outside, retained[symbol])}]"
     assert sum(tokenizer.molecule_3d_fallbacks.values()) == before + 1
