@@ -99,10 +99,16 @@ class MoleculeStructureTokenizer:
             self._tables[key] = self.model.code_table(np.asarray(key))
         return self._tables[key]
 
-    def decoded_descriptors(self, codes: np.ndarray, contexts: np.ndarray) -> np.ndarray:
+    def tables(self, contexts: np.ndarray) -> np.ndarray:
+        """(n, codebook, 4): each atom's table, looked up once per distinct context (views, no copies
+        for a context-free model)."""
         if not self.contextual:
-            return self._shared_table[codes]
-        return np.stack([self.table(c)[k] for k, c in zip(codes, contexts)]) if len(codes) else np.zeros((0, 4))
+            return np.broadcast_to(self._shared_table, (len(contexts),) + self._shared_table.shape)
+        distinct, inverse = np.unique(contexts.reshape(-1, contexts.shape[-1]), axis=0, return_inverse=True)
+        return np.stack([self.table(c) for c in distinct])[inverse.ravel()]
+
+    def decoded_descriptors(self, codes: np.ndarray, contexts: np.ndarray) -> np.ndarray:
+        return self.tables(contexts)[np.arange(len(codes)), codes]
 
     # Encode -------------------------------------------------------------------------------------
     def encode(self, mol, where: str = "molecule") -> EncodedMolecule:
@@ -158,7 +164,7 @@ class MoleculeStructureTokenizer:
 
         def place(i: int, rows: np.ndarray, origin: np.ndarray, axes: np.ndarray) -> np.ndarray:
             if i > 0:
-                candidates = np.stack([self.table(c) for c in context[rows, i]])  # (k, codes, 4)
+                candidates = self.tables(context[rows, i])  # (k, codes, 4)
                 where = to_global(origin[:, None], axes[:, None], local_position(candidates, np.full(candidates.shape[:2], i)))
                 miss = ((where - target[rows, i][:, None]) ** 2).sum(-1)
                 miss += BOND_WEIGHT * (candidates[..., R] - length[rows, i][:, None]) ** 2

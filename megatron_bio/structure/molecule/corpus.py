@@ -43,9 +43,8 @@ def _with_conformer(args: tuple[Union[MoleculeRecord, Rejection], ConformerConfi
     record, config = args
     if isinstance(record, Rejection):
         return record
-    where = f"{record.provenance.path}:{record.provenance.location} ({record.provenance.record_id})"
     try:
-        return Molecule3DRecord(record.provenance, generate_conformer(record.smiles, config, where), record.name)
+        return Molecule3DRecord(record.provenance, generate_conformer(record.smiles, config, where_of(record)), record.name)
     except StructureTokenError as error:
         return Rejection(record.provenance, "conformer: " + error.reason)
 
@@ -79,6 +78,6 @@ def molecules(source: str, limit: Optional[int] = None, workers: int = 1,
         raise ValueError(f"unknown molecule source {source!r}: qm9[:train|test], ccd, moses, chebi, sdf:PATH")
 
 
-def where_of(record: Molecule3DRecord) -> str:
+def where_of(record: Union[MoleculeRecord, Molecule3DRecord]) -> str:
     p = record.provenance
     return f"{p.path}:{p.location} ({p.record_id})"

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from .descriptors import ABS_PHI, R, SIGN, THETA
+from .descriptors import denormalize
 
 # Element buckets of the context (the rest share "other"); "none" stands for a missing focal atom.
 ELEMENTS = ("H", "C", "N", "O", "F", "P", "S", "Cl", "Br", "I", "B", "Si", "Se", "other", "none")
@@ -180,11 +180,8 @@ class MolStrucTokVQVAE(nn.Module):
         size = self.config.codebook_size
         ctx = None if context is None else torch.as_tensor(np.broadcast_to(context, (size, len(context))).copy())
         values, sign_logits = self.decode(self.quantizer.embedding.weight, ctx)
-        table = np.zeros((size, 4))
-        table[:, R] = np.expm1(values[:, 0].numpy())
-        table[:, THETA] = values[:, 1].numpy() * np.pi
-        table[:, ABS_PHI] = values[:, 2].numpy() * np.pi
-        table[:, SIGN] = sign_logits.argmax(1).numpy() - 1
+        features = np.concatenate([values.numpy(), sign_logits.argmax(1, keepdim=True).numpy() - 1.0], axis=1)
+        table = denormalize(features)
         return table
 
 
