@@ -6,9 +6,9 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
-from launch.commands import demo, structure, tokenizer
+from launch.commands import data, demo, structure, tokenizer
 
-STAGES = (tokenizer, structure, demo)
+STAGES = (tokenizer, structure, data, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -42,11 +42,20 @@ def from_dict(cls: type[T], data: dict, where: str = "config") -> T:
     hints = typing.get_type_hints(cls)
     values: dict[str, Any] = {}
     for name, value in data.items():
-        hint = hints[name]
-        if dataclasses.is_dataclass(hint) and isinstance(value, dict):
-            value = from_dict(hint, value, f"{where}.{name}")
-        values[name] = _coerce(hint, value, f"{where}.{name}")
+        values[name] = _nested(hints[name], value, f"{where}.{name}")
     return cls(**values)
+
+
+def _nested(hint: Any, value: Any, where: str) -> Any:
+    """Dataclasses, and dicts/lists of them, are read recursively; leaves are coerced."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if dataclasses.is_dataclass(hint) and isinstance(value, dict):
+        return from_dict(hint, value, where)
+    if origin is dict and len(args) == 2 and isinstance(value, dict):
+        return {k: _nested(args[1], v, f"{where}.{k}") for k, v in value.items()}
+    if origin is list and len(args) == 1 and isinstance(value, list):
+        return [_nested(args[0], v, f"{where}[{i}]") for i, v in enumerate(value)]
+    return _coerce(hint, value, where)
 
 
 def _coerce(hint: Any, value: Any, where: str) -> Any:

@@ -10,7 +10,6 @@ between the codes' embeddings), see `NearestCodeFallback`.
 from __future__ import annotations
 
 import hashlib
-import re
 import time
 from collections import Counter
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from data_pipeline.sources.records import Molecule3DRecord, Rejection
+from data_pipeline.sources.records import Molecule3DRecord, Rejection, reason_group
 from megatron_bio.tokenizer.families import molecule_3d_token
 from megatron_bio.tokenizer.ranked_file import write_ranked_tokens
 from megatron_bio.tokenizer.unified import DEFAULT_MOLECULE_3D_INVENTORY
@@ -29,7 +28,6 @@ from .corpus import molecules, where_of
 from .errors import StructureTokenError
 
 PAPER_JOINT_TOKENS = 11_294
-_PARTICULARS = re.compile(r"'[^']*'|\d+")
 COVERAGE = 0.99
 DEFAULT_INVENTORY = DEFAULT_MOLECULE_3D_INVENTORY
 
@@ -39,12 +37,6 @@ class Tally:
     records: int = 0
     encoded: int = 0
     rejected: Counter = field(default_factory=Counter)
-
-
-def reason_group(reason: str) -> str:
-    """A rejection reason without its particulars (quoted molecules, atom indices), so that reasons
-    can be counted."""
-    return " ".join(_PARTICULARS.sub("_", reason).split())[:120]
 
 
 def encoded_stream(

@@ -1,0 +1,65 @@
+"""The readers a data config can name, and where `packaged:NAME` paths point.
+
+A table, so that adding a format is one line: reader name -> (module, function, fixed keyword
+arguments). Modules are imported on first use; a reader's own options come from the config.
+"""
+
+from __future__ import annotations
+
+import glob
+import importlib
+from pathlib import Path
+from typing import Callable, Iterator
+
+_SOURCES = "data_pipeline.sources"
+
+READERS: dict[str, tuple[str, str, dict]] = {
+    "smiles_table": (f"{_SOURCES}.molecules", "read_smiles_table", {}),
+    "smi": (f"{_SOURCES}.molecules", "read_smi", {}),
+    "chebi_obo": (f"{_SOURCES}.molecules", "read_chebi_obo", {}),
+    "ccd": (f"{_SOURCES}.molecules", "read_ccd", {"with_ideal_coordinates": True}),
+    "drugs": (f"{_SOURCES}.molecules", "read_drug_names", {}),
+    "qm9_3d": (f"{_SOURCES}.molecules_3d", "read_qm9_3d", {}),
+    "sdf": (f"{_SOURCES}.molecules_3d", "read_sdf", {}),
+    "fasta": (f"{_SOURCES}.proteins", "read_fasta", {}),
+    "swissprot": (f"{_SOURCES}.proteins", "read_swissprot", {}),
+    "go_terms": (f"{_SOURCES}.proteins", "read_go_terms", {}),
+    "structure_chains": (f"{_SOURCES}.structures", "read_structure_chains", {}),
+    "complexes": (f"{_SOURCES}.structures", "read_complexes", {}),
+    "pubmed_xml": (f"{_SOURCES}.text", "read_pubmed_xml", {}),
+    "pmc_nxml": (f"{_SOURCES}.text", "read_pmc_nxml", {}),
+    "jsonl_text": (f"{_SOURCES}.text", "read_jsonl_text", {}),
+    "affinity_table": (f"{_SOURCES}.interactions", "read_affinity_table", {}),
+    "moleculeace": (f"{_SOURCES}.interactions", "read_moleculeace", {}),
+}
+
+
+def reader(name: str, options: dict) -> Callable[[Path], Iterator]:
+    module, function, fixed = READERS[name]
+    read = getattr(importlib.import_module(module), function)
+    return lambda path: read(path, **fixed, **options)
+
+
+def resolve_paths(patterns: list[str], where: str) -> list[Path]:
+    """Files of a source, in a fixed order: `packaged:NAME` entries, globs, plain paths."""
+    from data_pipeline.sources import packaged
+
+    files: list[Path] = []
+    for pattern in patterns:
+        if pattern.startswith("packaged:"):
+            locate = getattr(packaged, pattern.partition(":")[2], None)
+            if locate is None:
+                raise ValueError(f"{where}: no packaged data named {pattern!r}")
+            found = locate()
+            files.extend(found if isinstance(found, list) else [found])
+        elif glob.has_magic(pattern):
+            matches = sorted(glob.glob(pattern))
+            if not matches:
+                raise FileNotFoundError(f"{where}: no file matches {pattern!r}")
+            files.extend(Path(m) for m in matches)
+        else:
+            path = Path(pattern)
+            if not path.is_file():
+                raise FileNotFoundError(f"{where}: {path} does not exist")
+            files.append(path)
+    return files

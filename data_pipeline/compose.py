@@ -1,0 +1,175 @@
+"""Stage 2, first half: entities -> typed documents, following the report's composition.
+
+- Molecules, proteins, interactions: each view of `ComposeConfig.views` samples which of the
+  entity's fields appear and permutes their order (stochastic composition).
+- Proteins with structure codes: the three views (1D only, 3D only, both in random order) replace
+  the plain 1D view.
+- Text: plain documents, or, when the source asks for it and the text mentions lexicon entities,
+  interleaved documents with each linked entity's 1D form inserted after its first mention.
+
+Every random choice comes from a generator seeded by (seed, entity key): the documents of an entity
+are the same whichever unit or worker composes it.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from typing import Callable, Optional
+
+from megatron_bio.tokenizer.segments import Document, Modality, Segment
+
+from .config import ComposeConfig, InterleaveConfig, ViewConfig
+
+Composed = tuple[str, Document]
+
+
+def _text(value: str) -> list[Segment]:
+    return [Segment(Modality.TEXT, value)]
+
+
+def _properties(properties: dict) -> str:
+    return "; ".join(f"{k}: {v:g}" if isinstance(v, float) else f"{k}: {v}" for k, v in properties.items())
+
+
+def _each(items: list, modality: Modality, key: str) -> list[Segment]:
+    segments: list[Segment] = []
+    for item in items:
+        if item.get(key):
+            segments += ([Segment(Modality.TEXT, "\n")] if segments else []) + [Segment(modality, item[key])]
+    return segments
+
+
+# field -> its segments, or [] when the entity lacks it. The one place a field's rendering is decided.
+RENDER: dict[str, Callable[[dict], list[Segment]]] = {
+    "smiles": lambda e: [Segment(Modality.SMILES, e["smiles"])] if e.get("smiles") else [],
+    "selfies": lambda e: [Segment(Modality.SELFIES, e["selfies"])] if e.get("selfies") else [],
+    "molecule_3d": lambda e: [Segment(Modality.MOLECULE_3D, e["molecule_3d"])] if e.get("molecule_3d") else [],
+    "sequence": lambda e: [Segment(Modality.PROTEIN, e["sequence"])] if e.get("sequence") else [],
+    "structure": lambda e: [Segment(Modality.PROTEIN_3D, tuple(e["structure_codes"]))] if e.get("structure_codes") else [],
+    "name": lambda e: _text(f"Name: {e['name']}") if e.get("name") else [],
+    "description": lambda e: _text(f"Description: {e['description']}") if e.get("description") else [],
+    "properties": lambda e: _text(f"Properties: {_properties(e['properties'])}") if e.get("properties") else [],
+    "annotations": lambda e: _text("Annotations: " + "; ".join(e["annotations"])) if e.get("annotations") else [],
+    "target": lambda e: _text(f"Target: {e['target']}") if e.get("target") else [],
+    "affinity": lambda e: _text(f"{e['measure']}: {e['value']:g} {e['unit']}") if e.get("measure") else [],
+    "title": lambda e: _text(f"Structure {e['title']}") if e.get("title") else [],
+    "proteins": lambda e: _each(e.get("proteins", []), Modality.PROTEIN, "sequence"),
+    "proteins_3d": lambda e: _each(e.get("proteins", []), Modality.PROTEIN_3D, "structure_codes"),
+    "ligands": lambda e: _each(e.get("ligands", []), Modality.SMILES, "smiles"),
+    "ligands_3d": lambda e: _each(e.get("ligands", []), Modality.MOLECULE_3D, "molecule_3d"),
+}
+
+
+def _join(parts: list[list[Segment]]) -> Document:
+    """Fields separated by newlines; neighbouring text merged into one segment."""
+    document: Document = []
+    for index, part in enumerate(parts):
+        for segment in ([Segment(Modality.TEXT, "\n")] if index else []) + part:
+            if document and segment.modality is Modality.TEXT and document[-1].modality is Modality.TEXT:
+                document[-1] = Segment(Modality.TEXT, document[-1].value + segment.value)
+            else:
+                document.append(segment)
+    return document
+
+
+def compose_view(entity: dict, view: ViewConfig, rng: random.Random) -> Optional[Document]:
+    rendered = {name: RENDER[name](entity) for name in view.fields}
+    present = [name for name in view.fields if rendered[name]]
+    if any(not any(name in present for name in group) for group in view.anchors):
+        return None
+    if rng.random() >= view.probability:
+        return None
+    chosen = [name for name in present if rng.random() < view.fields[name]]
+    for group in view.anchors:
+        if not any(name in chosen for name in group):
+            chosen.append(rng.choice([name for name in group if name in present]))
+    rng.shuffle(chosen)
+    return _join([rendered[name] for name in chosen])
+
+
+def three_views(entity: dict, rng: random.Random) -> list[Composed]:
+    """1D only, 3D only, and both in random order (the report's pattern for proteins with structure)."""
+    sequence, structure = RENDER["sequence"](entity), RENDER["structure"](entity)
+    joint = [sequence, structure]
+    rng.shuffle(joint)
+    return [("protein/1d", sequence), ("protein/3d", structure), ("protein/3d", _join(joint))]
+
+
+class Lexicon:
+    """Entity names -> their 1D forms, matched as whole words (case-insensitive, longest first)."""
+
+    _WORD = re.compile(r"\S+")
+    _TRAILING = ".,;:!?)\"'"
+
+    def __init__(self, entries: dict[str, dict], config: InterleaveConfig) -> None:
+        self.entries = entries
+        self.config = config
+
+    @classmethod
+    def from_entities(cls, entities, config: InterleaveConfig) -> "Lexicon":
+        """First entity wins for a name: entities come in plan order, so the result is fixed."""
+        entries: dict[str, dict] = {}
+        for entity in entities:
+            name = (entity.get("name") or "").lower()
+            if not entity.get("lexicon") or len(name) < config.min_name_length or len(name.split()) > config.max_name_words:
+                continue
+            form = {k: entity[k] for k in ("smiles", "selfies", "sequence") if entity.get(k)}
+            if form and name not in entries:
+                entries[name] = form
+        return cls(entries, config)
+
+    def link(self, text: str, rng: random.Random) -> Document:
+        """The text with the 1D form of each linked entity inserted after its first mention."""
+        words = list(self._WORD.finditer(text))
+        document: Document = []
+        position, linked, index = 0, set(), 0
+        while index < len(words) and len(linked) < self.config.max_links:
+            match = self._longest(text, words, index)
+            if match is None or match[1] in linked:
+                index += 1
+                continue
+            end, name, span = match
+            linked.add(name)
+            document += [Segment(Modality.TEXT, text[position:end]), Segment(Modality.TEXT, " "), self._form(name, rng)]
+            position, index = end, index + span
+        if not linked:
+            return []
+        tail = text[position:]
+        return _join([document + ([Segment(Modality.TEXT, tail)] if tail else [])])
+
+    def _longest(self, text: str, words: list, index: int) -> Optional[tuple[int, str, int]]:
+        for span in range(min(self.config.max_name_words, len(words) - index), 0, -1):
+            start, end = words[index].start(), words[index + span - 1].end()
+            candidate = text[start:end].rstrip(self._TRAILING)
+            if candidate.lower() in self.entries:
+                return start + len(candidate), candidate.lower(), span
+        return None
+
+    def _form(self, name: str, rng: random.Random) -> Segment:
+        form = self.entries[name]
+        if "sequence" in form:
+            return Segment(Modality.PROTEIN, form["sequence"])
+        if "selfies" in form and rng.random() < self.config.selfies_probability:
+            return Segment(Modality.SELFIES, form["selfies"])
+        return Segment(Modality.SMILES, form["smiles"])
+
+
+def compose(entity: dict, config: ComposeConfig, lexicon: Lexicon) -> list[Composed]:
+    """Every document of one entity, in a fixed order."""
+    rng = random.Random(f"{config.seed}:{entity['key']}")
+    if entity["kind"] == "text":
+        body = f"{entity['title']}\n\n{entity['text']}" if entity.get("title") else entity["text"]
+        linked = lexicon.link(body, rng) if entity.get("interleave") else []
+        return [("cross/interleaved", linked)] if linked else [(entity["category"], _text(body))]
+    documents: list[Composed] = []
+    with_structure = config.three_view and entity["kind"] == "protein" and entity.get("structure_codes")
+    if with_structure:
+        documents += three_views(entity, rng)
+    for view in config.views.get(entity["kind"], []):
+        if with_structure and view.prefix == "protein/1d":
+            continue
+        document = compose_view(entity, view, rng)
+        if document:
+            documents.append((view.prefix, document))
+    return documents

@@ -1,0 +1,127 @@
+"""Work units: the plan that splits inputs, and the file discipline every unit follows.
+
+A unit is one contiguous range of entries of one input file. It is an idempotent job: it writes
+temporary files, renames them into place (a reader never sees a partial file), writes its `done`
+record last, and is skipped when that record carries the same config hash. Units are numbered
+from the input alone, so the output never depends on how many workers ran them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import dataclasses
+import hashlib
+import itertools
+import json
+import os
+from dataclasses import dataclass
+from importlib import metadata
+from pathlib import Path
+from typing import Iterator, Optional
+
+from .catalog import reader, resolve_paths
+from .config import DataConfig
+
+PIPELINE_VERSION = 1  # bump when a change alters output bytes for the same config
+_VERSIONED = ("megatron-bio", "megatron-core", "rdkit", "selfies", "tokenizers", "biotite", "biopython", "numpy", "torch")
+
+
+@dataclass(frozen=True)
+class Unit:
+    id: str
+    source: str
+    file_index: int
+    path: str
+    start: int  # first entry (record or rejection) of the file this unit takes
+    stop: int
+
+    def items(self, config: DataConfig) -> Iterator[tuple[str, object]]:
+        """(key, item) pairs; keys name the entry by source, file and index, not by unit."""
+        source = config.sources[self.source]
+        read = reader(source.reader, source.options)
+        entries = itertools.islice(read(Path(self.path)), self.start, self.stop)
+        for index, item in enumerate(entries, start=self.start):
+            yield f"{self.source}:{self.file_index}:{index}", item
+
+
+def package_versions() -> dict[str, str]:
+    versions = {}
+    for name in _VERSIONED:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = "absent"
+    return versions
+
+
+def digest(value: object) -> str:
+    """sha256 of a JSON-able value (dataclasses included), key order fixed."""
+    if dataclasses.is_dataclass(value):
+        value = dataclasses.asdict(value)
+    return hashlib.sha256(json.dumps(value, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def file_sha256(path: Path) -> str:
+    sha = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            sha.update(block)
+    return sha.hexdigest()
+
+
+@contextlib.contextmanager
+def atomic(final: Path) -> Iterator[Path]:
+    """A temporary path next to `final`, renamed onto it only if the block completes."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    temporary = final.with_name(f".{final.name}.tmp-{os.getpid()}")
+    try:
+        yield temporary
+        os.replace(temporary, final)
+    finally:
+        if temporary.exists():
+            temporary.unlink()
+
+
+def write_json(path: Path, value: object) -> None:
+    with atomic(path) as temporary:
+        temporary.write_text(json.dumps(value, indent=1, sort_keys=True) + "\n")
+
+
+def read_done(path: Path, expected_hash: str) -> Optional[dict]:
+    """The unit's done record if it finished with this config hash."""
+    try:
+        done = json.loads(path.read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+    return done if done.get("config_hash") == expected_hash else None
+
+
+def plan(config: DataConfig, work: Path) -> dict:
+    """Units and input checksums, computed once per input set and cached: entries are counted by
+    running each reader over its files (parsing only, no chemistry), capped by the source limit."""
+    files = {name: [str(p) for p in resolve_paths(s.paths, f"source {name!r}")] for name, s in config.sources.items()}
+    checksums = {path: file_sha256(Path(path)) for paths in files.values() for path in paths}
+    key = digest({"sources": {n: dataclasses.asdict(s) for n, s in config.sources.items()},
+                  "checksums": checksums, "records_per_unit": config.records_per_unit, "version": PIPELINE_VERSION})
+    cached = work / "plan.json"
+    if cached.is_file() and json.loads(cached.read_text()).get("hash") == key:
+        return json.loads(cached.read_text())
+    units: list[Unit] = []
+    for name, source in config.sources.items():
+        read = reader(source.reader, source.options)
+        remaining = source.limit
+        for file_index, path in enumerate(files[name]):
+            if remaining == 0:
+                break
+            count = sum(1 for _ in itertools.islice(read(Path(path)), remaining))
+            remaining = None if remaining is None else remaining - count
+            for part, start in enumerate(range(0, count, config.records_per_unit)):
+                stop = min(start + config.records_per_unit, count)
+                units.append(Unit(f"{name}-{file_index:04d}-{part:05d}", name, file_index, path, start, stop))
+    result = {"hash": key, "files": files, "checksums": checksums, "units": [dataclasses.asdict(u) for u in units]}
+    write_json(cached, result)
+    return result
+
+
+def units_of(planned: dict) -> list[Unit]:
+    return [Unit(**u) for u in planned["units"]]

