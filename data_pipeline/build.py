@@ -73,7 +73,7 @@ def tokenizer_fingerprint(config: DataConfig) -> str:
 
 # Stage 1 ------------------------------------------------------------------------------------------
 def stage1_hash(config: DataConfig, unit: Unit, planned: dict) -> str:
-    return digest({"unit": dataclasses.asdict(unit), "input": planned["checksums"][unit.path],
+    return digest({"unit": dataclasses.asdict(unit), "inputs": [planned["checksums"][p] for p in unit.paths],
                    "source": config.sources[unit.source], "normalize": config.normalize,
                    "versions": package_versions(), "pipeline": PIPELINE_VERSION})
 
@@ -96,7 +96,7 @@ def run_stage1(config: DataConfig, unit: Unit, planned: dict) -> dict:
             payload = json.dumps(entity, sort_keys=True, ensure_ascii=False).encode()
             writer.write({"__key__": f"{index:09d}", "json": payload})
         writer.close()
-    expected = unit.stop - unit.start
+    expected = unit.entries
     if stats.records != expected or stats.records != stats.written + sum(stats.rejected.values()):
         raise RuntimeError(f"unit {unit.id}: {expected} entries planned, {stats.records} read, "
                            f"{stats.written} written + {sum(stats.rejected.values())} rejected")
@@ -174,6 +174,7 @@ def merge(config: DataConfig, planned: dict) -> dict:
         if not merge_prefix(prefix, [layout.stage2(u)[0] for u in contributing], layout.shards):
             continue
         manifest = _prefix_manifest(prefix, contributing, stage1, stage2, planned, common)
+        manifest["rejected"]["documents"] = _document_rejections(prefix, units, stage2)
         token_counts[prefix] = manifest["tokens"]
         write_json(layout.shards / f"{prefix}.manifest.json", manifest)
     weights = blend(token_counts, config.blend_weights)
@@ -187,17 +188,14 @@ def _prefix_manifest(prefix: str, units: list[Unit], stage1: dict, stage2: dict,
     modality: Counter = Counter()
     by_source: dict[str, dict] = defaultdict(lambda: {"documents": 0, "tokens": 0, "files": {}})
     record_rejections: Counter = Counter()
-    document_rejections: Counter = Counter()
     for unit in units:
         part = stage2[unit.id]["prefixes"][prefix]
         modality.update(part["tokens_by_modality"])
         source = by_source[unit.source]
         source["documents"] += part["documents"]
         source["tokens"] += part["tokens"]
-        source["files"][unit.path] = planned["checksums"][unit.path]
+        source["files"].update({p: planned["checksums"][p] for p in unit.paths})
         record_rejections.update(stage1[unit.id]["rejected"])
-        document_rejections.update({r.partition(": ")[2]: n for r, n in stage2[unit.id]["rejected"].items()
-                                    if r.startswith(prefix + ": ")})
     return {
         "prefix": prefix,
         "documents": sum(s["documents"] for s in by_source.values()),
@@ -205,10 +203,19 @@ def _prefix_manifest(prefix: str, units: list[Unit], stage1: dict, stage2: dict,
         "tokens_by_modality": dict(sorted(modality.items())),
         "sources": dict(sorted(by_source.items())),
         "config_hash": digest([stage2[u.id]["config_hash"] for u in units]),
-        "rejected": {"records": dict(sorted(record_rejections.items())), "documents": dict(sorted(document_rejections.items()))},
+        "rejected": {"records": dict(sorted(record_rejections.items()))},
         "units": [u.id for u in units],
         **common,
     }
+
+
+def _document_rejections(prefix: str, units: list[Unit], stage2: dict) -> dict:
+    """Documents of this prefix the tokenizer refused, by reason, over every unit (a unit whose
+    documents of this prefix were all refused still counts)."""
+    rejected: Counter = Counter()
+    for unit in units:
+        rejected.update({r.partition(": ")[2]: n for r, n in stage2[unit.id]["rejected"].items() if r.startswith(prefix + ": ")})
+    return dict(sorted(rejected.items()))
 
 
 def _build_summary(config, units, stage1, stage2, token_counts, weights) -> dict:
@@ -238,7 +245,7 @@ def _build_summary(config, units, stage1, stage2, token_counts, weights) -> dict
 # Executors ---------------------------------------------------------------------------------------
 def run_unit(config: DataConfig, stage: str, unit_id: str) -> dict:
     """One unit of one stage, as a Slurm array task runs it."""
-    planned = plan(config, Layout(Path(config.out)).work)
+    planned = plan(config, Layout(Path(config.out)).work, verify_inputs=False)
     units = units_of(planned)
     by_id = {u.id: u for u in units}
     if unit_id not in by_id:

@@ -29,6 +29,7 @@ READERS: dict[str, tuple[str, str, dict]] = {
     "pubmed_xml": (f"{_SOURCES}.text", "read_pubmed_xml", {}),
     "pmc_nxml": (f"{_SOURCES}.text", "read_pmc_nxml", {}),
     "jsonl_text": (f"{_SOURCES}.text", "read_jsonl_text", {}),
+    "factbook": (f"{_SOURCES}.text", "read_factbook", {}),
     "affinity_table": (f"{_SOURCES}.interactions", "read_affinity_table", {}),
     "moleculeace": (f"{_SOURCES}.interactions", "read_moleculeace", {}),
 }

@@ -97,8 +97,8 @@ def _views() -> dict[str, list[ViewConfig]]:
         "complex": [
             ViewConfig("cross/3d", [["ligands_3d", "proteins_3d"], ["proteins", "proteins_3d"]],
                        {"ligands_3d": 1.0, "proteins_3d": 1.0, "proteins": 0.8, "ligands": 0.5, "title": 0.7}),
-            ViewConfig("cross/other", [["proteins"], ["ligands", "partners"]],
-                       {"proteins": 1.0, "ligands": 1.0, "partners": 1.0, "title": 0.7}),
+            # A complex holds two entities or more (normalize checks it): all of them, in 1D.
+            ViewConfig("cross/other", [["proteins"]], {"proteins": 1.0, "ligands": 1.0, "title": 0.7}),
         ],
     }
 
@@ -135,9 +135,15 @@ class DataConfig:
                 raise ValueError(f"source {name!r}: unknown reader {source.reader!r}; known: {sorted(READERS)}")
             if source.text_category not in ("text/general", "text/scientific"):
                 raise ValueError(f"source {name!r}: text_category must be text/general or text/scientific")
+        from .compose import RENDER
+
         for kind, views in self.compose.views.items():
             for view in views:
                 if view.prefix not in PREFIXES:
                     raise ValueError(f"compose.views.{kind}: unknown prefix {view.prefix!r}; known: {list(PREFIXES)}")
+                unknown = sorted(set(view.fields) - set(RENDER) | {f for g in view.anchors for f in g} - set(view.fields))
+                if unknown:
+                    raise ValueError(f"compose.views.{kind} ({view.prefix}): fields {unknown} are not renderable "
+                                     f"fields of the view; known: {sorted(RENDER)}")
         if self.blend_weights not in ("paper", "counts"):
             raise ValueError("blend_weights must be paper or counts")

@@ -156,3 +156,12 @@ def write_blend(shards: Path, weights: dict[str, float], token_counts: dict[str,
 
 def read_manifest(shards: Path, prefix: str) -> dict:
     return json.loads((shards / f"{prefix}.manifest.json").read_text())
+
+
+def read_blend(shards: Path) -> tuple[list[str], list[float]]:
+    """A build's blend as megatron-core's `BlendedMegatronDatasetConfig.blend` wants it, prefixes
+    resolved against the shards folder (from blend.yaml), so a moved or copied build still reads."""
+    import yaml
+
+    entries = yaml.safe_load((shards / "blend.yaml").read_text())["datasets"]
+    return [str((shards / e["prefix"]).resolve()) for e in entries], [float(e["weight"]) for e in entries]

