@@ -230,13 +230,15 @@ def _build_summary(config, units, stage1, stage2, token_counts, weights) -> dict
         entry["fields_dropped"].update(done["fields_dropped"])
         entry["documents"] += stage2[unit.id]["written"]
         entry["documents_rejected"] += sum(stage2[unit.id]["rejected"].values())
-    statuses = {done.get("protein_structure") for done in stage1.values()}
-    absent = {p: "no document of this view in the inputs" for p in PREFIXES if p not in token_counts}
+    statuses = sorted({done["protein_structure"] for done in stage1.values() if done.get("protein_structure")})
+    protein_structure = [s for s in statuses if s != "megatron_bio.structure.protein"]
+    absent = {p: "; ".join(protein_structure) if p == "protein/3d" and protein_structure
+              else "no document of this view in the inputs" for p in PREFIXES if p not in token_counts}
     return {
         "prefixes": token_counts,
         "blend": weights,
         "absent_prefixes": absent,
-        "protein_structure": sorted(s for s in statuses if s),
+        "protein_structure": statuses,
         "sources": {n: {**s, "rejected": dict(s["rejected"]), "fields_dropped": dict(s["fields_dropped"])}
                     for n, s in sorted(sources.items())},
     }

@@ -132,7 +132,7 @@ def plan(config: DataConfig, work: Path, verify_inputs: bool = True) -> dict:
     if stored and stored["key"] == _plan_key(config) and stored["checksums"] == checksums:
         return stored
     units: list[Unit] = []
-    for name, source in config.sources.items():
+    for name, source in sorted(config.sources.items()):  # by name: YAML key order must not matter
         read = reader(source.reader, source.options)
         remaining = source.limit
         segments: list[Segment] = []

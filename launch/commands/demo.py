@@ -3,7 +3,9 @@
 Today: build the tokenizer directory, round-trip real molecules (QM9, MOSES) and real proteins
 through it, and check that `transformers.AutoTokenizer` on the written directory gives the same ids;
 then encode held-out QM9 conformers into molecule-3D tokens (BioMatrix's released structure
-tokenizer), through the unified tokenizer's ids and back to 3D molecules, written as SDF.
+tokenizer), through the unified tokenizer's ids and back to 3D molecules, written as SDF; then
+build the demo corpus (`launch/configs/data/demo.yaml`) into Megatron indexed shards and a blend,
+and decode one document of every prefix back to typed segments.
 """
 
 from __future__ import annotations
@@ -72,6 +74,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"[protein]  {name:<32} {len(sequence):>4} residues -> {residues:>4} residue tokens "
               f"{'ok' if ok else 'MISMATCH'}")
     failures += _structures(tok, workdir, args.molecules)
+    failures += _shards(tok, workdir)
     print(f"[demo] {len(smiles_list)} molecules, {len(proteins)} proteins, {args.molecules} 3D molecules, {failures} failures")
     return 1 if failures else 0
 
@@ -103,6 +106,28 @@ def _structures(tok, workdir: Path, count: int) -> int:
               f"RMSD {rmsd:.3f} A {'ok' if ok else 'MISMATCH'}{' (fallback)' if tokens != encoded.tokens else ''}")
     writer.close()
     return failures
+
+
+def _shards(tok, workdir: Path) -> int:
+    """The demo corpus through both pipeline stages; one decoded document per prefix."""
+    from megatron.core.datasets.indexed_dataset import IndexedDataset
+
+    from data_pipeline.build import build
+    from data_pipeline.config import DataConfig
+    from launch.commands.data import DEFAULT_CONFIG
+    from launch.config import load_config
+
+    config = load_config(DataConfig, DEFAULT_CONFIG, [f"out={workdir / 'data'}"])
+    summary = build(config)
+    shards = Path(config.out) / "shards"
+    for prefix, tokens in summary["prefixes"].items():
+        first = IndexedDataset(str(shards / prefix))[0].tolist()
+        shown = tok.render(tok.decode(first[:-1])).replace("\n", " ")
+        print(f"[shards]   {prefix:<18} {tokens:>9,} tokens, weight {summary['blend'][prefix]:.3f}: {shown[:90]}")
+    for prefix, why in summary["absent_prefixes"].items():
+        print(f"[shards]   {prefix:<18} absent: {why}")
+    print(f"[shards]   blend for Megatron's --data-path: {shards / 'blend.txt'}")
+    return sum(1 for p in summary["absent_prefixes"] if p != "protein/3d")
 
 
 def register(stages: argparse._SubParsersAction) -> None:

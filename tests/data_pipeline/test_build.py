@@ -114,7 +114,7 @@ def test_megatron_core_reads_the_blend(demo, tmp_path):
         tokenizer=MegatronTokenizerAdapter(tokenizer), reset_position_ids=True, reset_attention_mask=True,
         eod_mask_loss=False, path_to_cache=str(tmp_path / "cache"),
     )
-    train, valid, _ = BlendedMegatronDatasetBuilder(GPTDataset, [200, 10, None], lambda: True, gpt_config).build()
+    train, valid, _ = BlendedMegatronDatasetBuilder(GPTDataset, [200, 10, 0], lambda: True, gpt_config).build()
     assert len(train) >= 200 and len(valid) >= 10
     used = {int(train.dataset_index[i]) for i in range(len(train))}
     assert len(used) == len(gpt_config.blend[0])  # every prefix of the blend is sampled
