@@ -51,6 +51,16 @@ class Layout:
         return self.work / "stage2" / unit.id, self.work / "stage2" / f"{unit.id}.done.json"
 
 
+def finished(layout: Layout, unit: Unit, stage: str) -> dict:
+    """A unit's done record; a clear error when a later step runs before it (an array task
+    scheduled without its dependency)."""
+    path = (layout.stage1 if stage == "normalize" else layout.stage2)(unit)[1]
+    if not path.is_file():
+        raise RuntimeError(f"unit {unit.id} has not finished stage {stage!r} ({path} is missing): "
+                           f"run it first (biomatrix data run-unit --stage {stage} --unit {unit.id})")
+    return json.loads(path.read_text())
+
+
 _PROCESS_CACHE: dict[str, object] = {}
 
 
@@ -119,7 +129,7 @@ def ensure_lexicon(config: DataConfig, units: list[Unit]) -> tuple[Lexicon, str]
     concurrent writers produce the same bytes)."""
     layout = Layout(Path(config.out))
     sources = sorted(name for name, s in config.sources.items() if s.lexicon)
-    hashes = [json.loads(layout.stage1(u)[1].read_text())["config_hash"] for u in units if u.source in sources]
+    hashes = [finished(layout, u, "normalize")["config_hash"] for u in units if u.source in sources]
     key = digest({"stage1": hashes, "interleave": config.compose.interleave})
     path = layout.work / "lexicon.json"
     if path.is_file():
@@ -135,7 +145,7 @@ def ensure_lexicon(config: DataConfig, units: list[Unit]) -> tuple[Lexicon, str]
 # Stage 2 ------------------------------------------------------------------------------------------
 def stage2_hash(config: DataConfig, unit: Unit, lexicon_hash: str) -> str:
     layout = Layout(Path(config.out))
-    stage1 = json.loads(layout.stage1(unit)[1].read_text())["config_hash"]
+    stage1 = finished(layout, unit, "normalize")["config_hash"]
     return digest({"stage1": stage1, "compose": config.compose, "tokenizer": tokenizer_fingerprint(config),
                    "lexicon": lexicon_hash, "pipeline": PIPELINE_VERSION})
 
@@ -163,8 +173,8 @@ def merge(config: DataConfig, planned: dict) -> dict:
     """Join unit outputs per prefix; write a manifest per prefix, the blend and build.json."""
     layout = Layout(Path(config.out))
     units = units_of(planned)
-    stage1 = {u.id: json.loads(layout.stage1(u)[1].read_text()) for u in units}
-    stage2 = {u.id: json.loads(layout.stage2(u)[1].read_text()) for u in units}
+    stage1 = {u.id: finished(layout, u, "normalize") for u in units}
+    stage2 = {u.id: finished(layout, u, "compose") for u in units}
     tokenizer = _tokenizer(config)
     common = {"dtype": "int32", "package_versions": package_versions(), "pipeline_version": PIPELINE_VERSION,
               "tokenizer": {"vocab_size": tokenizer.vocab_size, "eod": tokenizer.eod, "fingerprint": tokenizer_fingerprint(config)}}

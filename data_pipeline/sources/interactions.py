@@ -156,8 +156,8 @@ def read_moleculeace(path: str | Path) -> Iterator[Read]:
     """One MoleculeACE benchmark CSV (`CHEMBL<target>_<measure>.csv`: smiles, exp_mean [nM], ...):
     affinity in nM, the measure (Ki or EC50) and the ChEMBL target taken from the file name.
 
-    `target` is the target's UniProt accession from `MOLECULEACE_TARGETS` (the ChEMBL id itself
-    for a target not in that table). `sequence` is None: MoleculeACE ships no sequences, and no
+    `target` is the target's name and UniProt accession from `MOLECULEACE_TARGETS` (the ChEMBL id
+    itself for a target not in that table): text a reader of the document can resolve. `sequence` is None: MoleculeACE ships no sequences, and no
     installable package checked holds these proteins (the 100 Swiss-Prot entries of Debian
     emboss-test have none of the 29 accessions); stage 1 can fill it from the accession where a
     protein source (metastudent-data's UniProt sequences) is installed.
@@ -168,7 +168,8 @@ def read_moleculeace(path: str | Path) -> Iterator[Read]:
         yield Rejection(Provenance(str(path), "file", path.name), "file name is not CHEMBL<target>_<measure>.csv")
         return
     chembl_id, measure = match.groups()
-    target = MOLECULEACE_TARGETS.get(chembl_id, (chembl_id, ""))[0]
+    accession, name = MOLECULEACE_TARGETS.get(chembl_id, (chembl_id, ""))
+    target = f"{name} (UniProt {accession})" if name else accession
     for item in _table_rows(path, ["smiles", "exp_mean [nM]"]):
         if isinstance(item, Rejection):
             yield item

@@ -119,3 +119,8 @@ def go_obo() -> Path:
     if not GO_OBO.is_file():
         raise FileNotFoundError(f"{GO_OBO} is missing: install the Debian package emboss-data (`make install` as root)")
     return GO_OBO
+
+
+def egfr_sdf() -> Path:
+    """365 EGFR ligands with 3D coordinates (SDF) in the rdkit wheel's PBF test data."""
+    return package_dir("rdkit", "rdkit") / "Contrib" / "PBF" / "testData" / "egfr.sdf"

@@ -28,14 +28,14 @@ def test_moleculeace_accounts_for_every_row_of_the_30_sets():
     assert not rejections
     assert {r.measure for r in records} == {"Ki", "EC50"} and {r.unit for r in records} == {"nM"}
     assert all(r.sequence is None and r.value > 0 for r in records)
-    assert {r.target for r in records} == {accession for accession, _ in MOLECULEACE_TARGETS.values()}
+    assert {r.target for r in records} == {f"{name} (UniProt {accession})" for accession, name in MOLECULEACE_TARGETS.values()}
 
 
 def test_moleculeace_first_row_and_target_table():
     path = next(p for p in packaged.moleculeace_csvs() if p.name == "CHEMBL1862_Ki.csv")
     first = next(read_moleculeace(path))
     assert first.smiles == "Nc1[nH]cnc2nnc(-c3ccc(Cl)cc3)c1-2" and first.value == 500.0
-    assert (first.measure, first.target) == ("Ki", "P00519")
+    assert (first.measure, first.target) == ("Ki", "Tyrosine-protein kinase ABL1 (UniProt P00519)")
     assert first.provenance.location == "line 2" and first.provenance.record_id == "CHEMBL1862_Ki.csv:2"
     file_targets = {p.stem.split("_")[0] for p in packaged.moleculeace_csvs()}
     assert set(MOLECULEACE_TARGETS) == file_targets and len(file_targets) == 29

@@ -8,6 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import yaml
 
 from data_pipeline.build import build, merge, run_unit
@@ -48,6 +49,8 @@ def test_units_run_alone_then_merged_equal_the_local_build(tmp_path):
     config_path.write_text(yaml.safe_dump(_config(tmp_path / "alone")))
     units = units_of(plan(alone, tmp_path / "alone" / "work"))
     assert len(units) >= 4 and {u.source for u in units} == {"chebi", "pubmed", "swissprot"}
+    with pytest.raises(RuntimeError, match="has not finished stage 'normalize'"):
+        run_unit(alone, "compose", units[0].id)  # an array task started before its dependency
     environment = dict(os.environ, SLURM_ARRAY_TASK_ID="0")
     done = subprocess.run([BIOMATRIX, "data", "run-unit", "--config", str(config_path), "--stage", "normalize"],
                           env=environment, capture_output=True, text=True, timeout=600)
