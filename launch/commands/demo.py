@@ -121,7 +121,8 @@ def _shards(tok, workdir: Path) -> int:
     summary = build(config)
     shards = Path(config.out) / "shards"
     for prefix, tokens in summary["prefixes"].items():
-        first = IndexedDataset(str(shards / prefix))[0].tolist()
+        dataset = IndexedDataset(str(shards / prefix))  # kept alive: items are views of its memory map
+        first = dataset[0].tolist()
         shown = tok.render(tok.decode(first[:-1])).replace("\n", " ")
         print(f"[shards]   {prefix:<18} {tokens:>9,} tokens, weight {summary['blend'][prefix]:.3f}: {shown[:90]}")
     for prefix, why in summary["absent_prefixes"].items():
