@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from launch.commands import config_command
 from launch.config import load_config
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "data"
@@ -102,11 +103,7 @@ def register(stages: argparse._SubParsersAction) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
 
     def command(name: str, run, help_text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text)
-        sub.add_argument("--config", default=str(DEFAULT_CONFIG), help="data YAML (default: %(default)s)")
-        sub.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
-        sub.set_defaults(run=run)
-        return sub
+        return config_command(commands, name, run, help_text, DEFAULT_CONFIG)
 
     fetch = command("fetch-demo", _fetch_demo, "locate (and with --install, install) the registry data a config reads")
     fetch.add_argument("--install", action="store_true", help="run the project's install step if something is missing")

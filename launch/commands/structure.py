@@ -11,6 +11,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from launch.commands import config_command
 from launch.config import load_config
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "structure_molecule.yaml"
@@ -180,11 +181,7 @@ def register(stages: argparse._SubParsersAction) -> None:
     commands = molecule.add_subparsers(dest="command", required=True)
 
     def command(name: str, run, help_text: str) -> argparse.ArgumentParser:
-        sub = commands.add_parser(name, help=help_text)
-        sub.add_argument("--config", default=str(DEFAULT_CONFIG), help="YAML config (default: %(default)s)")
-        sub.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
-        sub.set_defaults(run=run)
-        return sub
+        return config_command(commands, name, run, help_text, DEFAULT_CONFIG)
 
     encode = command("encode", _encode, "3D molecules -> [SYMBOL CODE] strings (JSON lines)")
     source = encode.add_mutually_exclusive_group(required=True)
