@@ -1,0 +1,1 @@
+"""Pretraining (and later SFT) on megatron-core: data, loop, checkpoints, metrics."""

@@ -1,0 +1,83 @@
+"""The pipeline's shards as megatron-core datasets: its blend through `BlendedMegatronDatasetBuilder`
+and `GPTDataset`, with train/valid/test splits and the document-boundary options.
+
+One check megatron-core does not make: a split that holds no document of some prefix while
+samples are asked of it makes `GPTDataset` loop forever while it counts epochs. `split_problems`
+finds such prefixes from the index files first and the build fails with their names.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from data_pipeline.shards import read_blend
+from megatron_bio.tokenizer.megatron_adapter import MegatronTokenizerAdapter
+from megatron_bio.tokenizer.unified import BioMatrixTokenizer
+
+SPLITS = ("train", "valid", "test")
+
+
+@dataclass
+class TrainDataConfig:
+    shards: str = "out/data/demo/shards"  # a data build's shards folder (blend.yaml inside)
+    split: str = "98,2,0"  # train, valid, test shares of each prefix's documents
+    seed: int = 1234
+    reset_position_ids: bool = False  # positions restart at each document
+    reset_attention_mask: bool = False  # no attention across documents packed in one sample
+    eod_mask_loss: bool = False  # no loss on the prediction made at an EOD (it would guess the next document)
+    cache: Optional[str] = None  # where megatron-core keeps its sample indices (default: <shards>/cache)
+
+
+def _split_bounds(split: str) -> list[tuple[float, float]]:
+    weights = [float(w) for w in split.split(",")]
+    if len(weights) != 3 or any(w < 0 for w in weights) or not sum(weights):
+        raise ValueError(f"split {split!r}: give three non-negative shares, e.g. 98,2,0")
+    total, start, bounds = sum(weights), 0.0, []
+    for weight in weights:
+        bounds.append((start, start + weight / total))
+        start += weight / total
+    return bounds
+
+
+def split_problems(prefixes: list[str], split: str, samples: list[int]) -> list[str]:
+    """Prefixes that would leave a requested split without documents (megatron-core's rounding)."""
+    from megatron.core.datasets.indexed_dataset import IndexedDataset
+
+    problems = []
+    bounds = _split_bounds(split)
+    for prefix in prefixes:
+        documents = len(IndexedDataset(prefix))
+        for name, (begin, end), wanted in zip(SPLITS, bounds, samples):
+            held = int(round(end * documents)) - int(round(begin * documents))
+            if wanted and held <= 0:
+                problems.append(f"{prefix}: {documents} documents leave the {name} split empty under split {split}")
+    return problems
+
+
+def build_datasets(config: TrainDataConfig, tokenizer: BioMatrixTokenizer, sequence_length: int,
+                   samples: list[int]) -> list:
+    """(train, valid, test) GPT datasets blended by the build's weights; None where no samples are asked.
+    A torch.distributed process group must exist (megatron-core builds indices on rank 0)."""
+    from megatron.core.datasets.blended_megatron_dataset_builder import BlendedMegatronDatasetBuilder
+    from megatron.core.datasets.gpt_dataset import GPTDataset, GPTDatasetConfig
+
+    shards = Path(config.shards)
+    prefixes, weights = read_blend(shards)
+    problems = split_problems(prefixes, config.split, samples)
+    if problems:
+        raise ValueError("the blend cannot serve these splits: " + "; ".join(problems))
+    gpt_config = GPTDatasetConfig(
+        random_seed=config.seed,
+        sequence_length=sequence_length,
+        blend=(prefixes, weights),
+        split=config.split,
+        tokenizer=MegatronTokenizerAdapter(tokenizer),
+        reset_position_ids=config.reset_position_ids,
+        reset_attention_mask=config.reset_attention_mask,
+        eod_mask_loss=config.eod_mask_loss,
+        path_to_cache=config.cache or str(shards / "cache"),
+    )
+    sizes = [n or 0 for n in samples]
+    return BlendedMegatronDatasetBuilder(GPTDataset, sizes, lambda: True, gpt_config).build()
