@@ -1,11 +1,13 @@
 """megatron-core on a machine without CUDA (CI, laptops): one redirect layer, active only there.
 
-megatron-core asks CUDA for four things even when every tensor lives on the CPU: the current
+megatron-core asks CUDA for five things even when every tensor lives on the CPU: the current
 device (rotary embeddings, the global memory buffer place tensors on it), tensors created with a
-literal `device="cuda"` (the default causal mask, pipeline send/receive buffers), a synchronize,
+literal `device="cuda"` (the default causal mask, pipeline send/receive buffers), CUDA tensor type
+names (asserted by gradient clipping and the distributed optimizer), a synchronize,
 and the CUDA random-number state (its model-parallel RNG tracker forks and restores it around
 dropout and initialization). Without CUDA, `activate` points these at the CPU: the device is the
-CPU, a torch function mode rewrites CUDA device arguments to the CPU, the synchronize is a no-op,
+CPU, a torch function mode rewrites CUDA device arguments to the CPU and answers type names as
+CUDA would, the synchronize is a no-op,
 and the tracker's states are the CPU generator's. Nothing else changes; with CUDA present it does
 nothing.
 """
@@ -26,14 +28,20 @@ def _is_cuda(device) -> bool:
 
 
 class CudaToCpu(TorchFunctionMode):
-    """Rewrites `device=` arguments (and `Tensor.to(device)`) that name CUDA to the CPU."""
+    """Rewrites `device=` arguments (and `Tensor.to(device)`, `Tensor.cuda()`) that name CUDA to the CPU, and reports
+    tensor type names as CUDA ones (`torch.cuda.FloatTensor`): megatron-core's gradient clipping and
+    distributed optimizer assert them."""
 
     def __torch_function__(self, func, types, args=(), kwargs=None):
         kwargs = dict(kwargs or {})
         if _is_cuda(kwargs.get("device")):
             kwargs["device"] = "cpu"
+        if func is torch.Tensor.cuda:
+            return args[0]
         if func is torch.Tensor.to and len(args) > 1 and _is_cuda(args[1]):
             args = (args[0], "cpu", *args[2:])
+        if func is torch.Tensor.type and len(args) == 1 and not kwargs:
+            return func(*args).replace("torch.", "torch.cuda.", 1)  # the optimizer asserts CUDA type names
         return func(*args, **kwargs)
 
 

@@ -13,11 +13,11 @@ DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "pretrain_1p7
 
 
 def _info(args: argparse.Namespace) -> int:
-    from megatron_bio.model.config import PretrainModelConfig
     from megatron_bio.model.gpt import transformer_engine_available
     from megatron_bio.model.recipes import QWEN3_VOCAB_SIZE
+    from megatron_bio.training.loop import PretrainConfig
 
-    config = load_config(PretrainModelConfig, args.config, args.set)
+    config = load_config(PretrainConfig, args.config, args.set)
     tokenizer = config.tokenizer.build()
     padded = tokenizer.padded_vocab_size(config.parallel.tensor)
     print(json.dumps({

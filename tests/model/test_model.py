@@ -11,15 +11,15 @@ from transformers import Qwen3ForCausalLM
 
 from launch.config import load_config
 from megatron_bio import cpu_compat
-from megatron_bio.model.config import PretrainModelConfig
 from megatron_bio.model.gpt import build_gpt_model, transformer_engine_available
 from megatron_bio.model.recipes import QWEN3_VOCAB_SIZE, ModelConfig
+from megatron_bio.training.loop import PretrainConfig
 
 CONFIGS = Path(__file__).resolve().parents[2] / "launch" / "configs"
 
 
-def _recipe(name: str, *overrides: str) -> PretrainModelConfig:
-    return load_config(PretrainModelConfig, CONFIGS / f"{name}.yaml", overrides)
+def _recipe(name: str, *overrides: str) -> PretrainConfig:
+    return load_config(PretrainConfig, CONFIGS / f"{name}.yaml", overrides)
 
 
 def _hf_count(model: ModelConfig, vocab_size: int) -> int:

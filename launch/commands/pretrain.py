@@ -1,0 +1,29 @@
+"""`biomatrix pretrain --config RECIPE [key=value ...]`: continual pretraining on megatron-core.
+
+Run one process per device: `torchrun --nproc_per_node N -m launch.cli pretrain ...` (or srun with
+the torch.distributed variables set). Per-step metrics are printed as JSON lines by the logging rank.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from launch.config import load_config
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
+
+
+def _run(args: argparse.Namespace) -> int:
+    from megatron_bio.training.loop import PretrainConfig, main
+
+    main(load_config(PretrainConfig, args.config, [*args.set, *args.overrides]))
+    return 0
+
+
+def register(stages: argparse._SubParsersAction) -> None:
+    parser = stages.add_parser("pretrain", help="continual pretraining (under torchrun or srun)")
+    parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="recipe YAML (default: %(default)s)")
+    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
+    parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="more overrides")
+    parser.set_defaults(run=_run)
