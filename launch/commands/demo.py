@@ -5,7 +5,8 @@ through it, and check that `transformers.AutoTokenizer` on the written directory
 then encode held-out QM9 conformers into molecule-3D tokens (BioMatrix's released structure
 tokenizer), through the unified tokenizer's ids and back to 3D molecules, written as SDF; then
 build the demo corpus (`launch/configs/data/demo.yaml`) into Megatron indexed shards and a blend,
-and decode one document of every prefix back to typed segments.
+and decode one document of every prefix back to typed segments; then pretrain the tiny Qwen3-shaped
+model on those shards with megatron-core (one process) and print its loss curve.
 """
 
 from __future__ import annotations
@@ -75,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
               f"{'ok' if ok else 'MISMATCH'}")
     failures += _structures(tok, workdir, args.molecules)
     failures += _shards(tok, workdir)
+    failures += _pretrain(workdir)
     print(f"[demo] {len(smiles_list)} molecules, {len(proteins)} proteins, {args.molecules} 3D molecules, {failures} failures")
     return 1 if failures else 0
 
@@ -129,6 +131,34 @@ def _shards(tok, workdir: Path) -> int:
         print(f"[shards]   {prefix:<18} absent: {why}")
     print(f"[shards]   blend for Megatron's --data-path: {shards / 'blend.txt'}")
     return sum(1 for p in summary["absent_prefixes"] if p != "protein/3d")
+
+
+def _pretrain(workdir: Path) -> int:
+    """The tiny recipe on the demo shards, in this process (a one-rank gloo group)."""
+    import os
+    import socket
+
+    from launch.commands.pretrain import DEFAULT_CONFIG
+    from launch.config import load_config
+    from megatron_bio.training.loop import PretrainConfig, main
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    for key, value in {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1",
+                       "MASTER_PORT": str(port)}.items():
+        os.environ.setdefault(key, value)
+    config = load_config(PretrainConfig, DEFAULT_CONFIG, [f"data.shards={workdir / 'data' / 'shards'}"])
+    losses = main(config)
+    width = 40
+    low, high = min(losses), max(losses)
+    for step, loss in enumerate(losses, start=1):
+        bar = "#" * (1 + int((loss - low) / max(high - low, 1e-9) * (width - 1)))
+        print(f"[pretrain] step {step:>3} loss {loss:7.4f} {bar}")
+    decreased = sum(losses[-5:]) / 5 < sum(losses[:5]) / 5
+    print(f"[pretrain] tiny model ({config.model.num_layers} layers, hidden {config.model.hidden_size}), "
+          f"{len(losses)} steps: loss {losses[0]:.3f} -> {losses[-1]:.3f} {'ok' if decreased else 'DID NOT DECREASE'}")
+    return 0 if decreased else 1
 
 
 def register(stages: argparse._SubParsersAction) -> None:
