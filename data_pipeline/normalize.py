@@ -29,6 +29,7 @@ from data_pipeline.sources.records import (
     ProteinRecord,
     Rejection,
     TextRecord,
+    reason_group,
 )
 from megatron_bio.tokenizer.families import RESIDUES
 
@@ -103,13 +104,13 @@ class Normalizer:
         for key, item in batch:
             stats.records += 1
             if isinstance(item, Rejection):
-                stats.rejected[_reason(item.reason)] += 1
+                stats.rejected[reason_group(item.reason)] += 1
                 built.append(None)
                 continue
             try:
                 entity = self._entity(key, source_name, source, item, pending_3d, stats)
             except Rejected as error:
-                stats.rejected[_reason(str(error))] += 1
+                stats.rejected[reason_group(str(error))] += 1
                 built.append(None)
                 continue
             built.append(entity)
@@ -169,7 +170,7 @@ class Normalizer:
             try:
                 codes = [int(c) for c in self.protein_structure(record.backbone, sequence)]
             except ValueError as error:
-                stats.fields_dropped[_reason(f"protein structure: {error}")] += 1
+                stats.fields_dropped[reason_group(f"protein structure: {error}")] += 1
         return {"sequence": sequence, "name": _clean(record.name), "structure_codes": codes}
 
     def _text(self, key, source, record: TextRecord, pending_3d, stats) -> dict:
@@ -194,7 +195,7 @@ class Normalizer:
             try:
                 ligands.append(self._molecule_3d(f"{key}:ligand{index}", source, ligand, pending_3d, stats))
             except Rejected as error:
-                stats.fields_dropped[_reason(f"ligand: {error}")] += 1
+                stats.fields_dropped[reason_group(f"ligand: {error}")] += 1
         if len(proteins) + len(ligands) < 2 or not proteins:
             raise Rejected("complex: fewer than two entities (one of them a protein) left after normalization")
         return {"kind": "complex", "title": record.provenance.record_id, "proteins": proteins, "ligands": ligands}
@@ -207,7 +208,7 @@ class Normalizer:
         try:
             pending_3d.append((entity, key, generate_conformer(smiles, self.conformer, key)))
         except StructureTokenError as error:
-            stats.fields_dropped[_reason(f"conformer: {error.reason}")] += 1
+            stats.fields_dropped[reason_group(f"conformer: {error.reason}")] += 1
 
     def _encode_3d(self, pending: list, stats: UnitStats) -> None:
         from megatron_bio.structure.molecule.errors import StructureTokenError
@@ -215,7 +216,7 @@ class Normalizer:
         results = self.molecule_structure.encode_many([mol for _, _, mol in pending], [key for _, key, _ in pending])
         for (entity, _, _), result in zip(pending, results):
             if isinstance(result, StructureTokenError):
-                stats.fields_dropped[_reason(f"molecule 3D: {result.reason}")] += 1
+                stats.fields_dropped[reason_group(f"molecule 3D: {result.reason}")] += 1
                 entity["molecule_3d"] = None
             else:
                 entity["molecule_3d"] = result.tokens
@@ -245,9 +246,3 @@ def _clean(text: Optional[str]) -> Optional[str]:
     text = unicodedata.normalize("NFC", str(text))
     text = "".join(c for c in text if c in "\n\t" or unicodedata.category(c)[0] != "C").strip()
     return text or None
-
-
-def _reason(reason: str) -> str:
-    from data_pipeline.sources.records import reason_group
-
-    return reason_group(reason)

@@ -17,6 +17,7 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
+from data_pipeline.sources.records import reason_group
 from megatron_bio.tokenizer.errors import TokenizationError
 from megatron_bio.tokenizer.segments import WRAPPERS
 from megatron_bio.tokenizer.unified import BioMatrixTokenizer
@@ -67,8 +68,6 @@ def _encoded(tokenizer: BioMatrixTokenizer, batch: list[Composed], rejected: Cou
         try:
             yield prefix, tokenizer.encode(document)
         except TokenizationError as error:
-            from data_pipeline.sources.records import reason_group
-
             rejected[f"{prefix}: {reason_group(error.reason)}"] += 1
 
 

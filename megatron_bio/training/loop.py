@@ -175,9 +175,10 @@ def train(config: PretrainConfig, log: Callable[[dict], None] = lambda record: p
         for chunk in model:
             chunk.zero_grad_buffer()
         optimizer.zero_grad()
-        data = microbatches(train_set, step, config)
-        iterators = [data] * len(model) if len(model) > 1 else data
-        reports = forward_backward(forward_step_func=_forward_step, data_iterator=iterators, model=model,
+        # One iterator per model chunk: with virtual stages, each chunk reads every micro-batch.
+        iterators = [microbatches(train_set, step, config) for _ in model]
+        reports = forward_backward(forward_step_func=_forward_step,
+                                   data_iterator=iterators if len(model) > 1 else iterators[0], model=model,
                                    num_microbatches=num_microbatches, seq_length=config.sequence_length,
                                    micro_batch_size=s.micro_batch, forward_only=False)
         _, grad_norm, _ = optimizer.step()
