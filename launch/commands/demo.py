@@ -6,7 +6,9 @@ then encode held-out QM9 conformers into molecule-3D tokens (BioMatrix's release
 tokenizer), through the unified tokenizer's ids and back to 3D molecules, written as SDF; then
 build the demo corpus (`launch/configs/data/demo.yaml`) into Megatron indexed shards and a blend,
 and decode one document of every prefix back to typed segments; then pretrain the tiny Qwen3-shaped
-model on those shards with megatron-core (one process) and print its loss curve.
+model on those shards with megatron-core (one process), print its loss curve and plot it (PNG),
+with checkpoints and an mlflow run beside the plot; then export the trained checkpoint to a Hugging
+Face directory and generate from it with transformers.
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ def run(args: argparse.Namespace) -> int:
     failures += _structures(tok, workdir, args.molecules)
     failures += _shards(tok, workdir)
     failures += _pretrain(workdir)
+    failures += _release(workdir)
     print(f"[demo] {len(smiles_list)} molecules, {len(proteins)} proteins, {args.molecules} 3D molecules, {failures} failures")
     return 1 if failures else 0
 
@@ -134,8 +137,10 @@ def _shards(tok, workdir: Path) -> int:
 
 
 def _pretrain(workdir: Path) -> int:
-    """The tiny recipe on the demo shards, in this process (a one-rank gloo group)."""
+    """The tiny recipe on the demo shards, in this process (a one-rank gloo group), from scratch:
+    checkpoints, the mlflow store and the loss plot go to <workdir>/pretrain."""
     import os
+    import shutil
     import socket
 
     from launch.commands.pretrain import DEFAULT_CONFIG
@@ -148,7 +153,9 @@ def _pretrain(workdir: Path) -> int:
     for key, value in {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1",
                        "MASTER_PORT": str(port)}.items():
         os.environ.setdefault(key, value)
-    config = load_config(PretrainConfig, DEFAULT_CONFIG, [f"data.shards={workdir / 'data' / 'shards'}"])
+    output = workdir / "pretrain"
+    shutil.rmtree(output, ignore_errors=True)
+    config = load_config(PretrainConfig, DEFAULT_CONFIG, [f"data.shards={workdir / 'data' / 'shards'}", f"output={output}"])
     losses = main(config)
     width = 40
     low, high = min(losses), max(losses)
@@ -158,7 +165,36 @@ def _pretrain(workdir: Path) -> int:
     decreased = sum(losses[-5:]) / 5 < sum(losses[:5]) / 5
     print(f"[pretrain] tiny model ({config.model.num_layers} layers, hidden {config.model.hidden_size}), "
           f"{len(losses)} steps: loss {losses[0]:.3f} -> {losses[-1]:.3f} {'ok' if decreased else 'DID NOT DECREASE'}")
+    print(f"[pretrain] loss plot {output / 'loss.png'}; checkpoints {config.checkpoints}; "
+          f"mlflow store sqlite:///{output.resolve()}/mlflow.db")
     return 0 if decreased else 1
+
+
+def _release(workdir: Path) -> int:
+    """The trained checkpoint exported to Hugging Face, loaded by transformers (no remote code), sampled."""
+    import shutil
+
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    from megatron_bio.convert.megatron_to_hf import megatron_to_hf
+
+    out = workdir / "release"
+    shutil.rmtree(out, ignore_errors=True)
+    report = megatron_to_hf(str(workdir / "pretrain" / "checkpoints"), str(out))
+    print(f"[release]  {out}: {report['shards']} safetensors shard(s), {report['bytes'] / 1e6:.1f} MB {report['dtype']}, "
+          f"vocabulary {report['vocab_size']:,} ({report['trimmed_rows']} padding rows trimmed), {report['seconds']:.1f} s")
+    tokenizer = AutoTokenizer.from_pretrained(out)
+    model = AutoModelForCausalLM.from_pretrained(out, dtype="auto")
+    prompt = "<|mol_smi_start|>CC(=O)"
+    inputs = tokenizer(prompt, return_tensors="pt")
+    with torch.no_grad():
+        outputs = model.generate(**inputs, max_new_tokens=12, do_sample=False)
+    text = tokenizer.decode(outputs[0], skip_special_tokens=False)
+    ok = text.startswith(prompt) and outputs.shape[1] > inputs["input_ids"].shape[1]
+    print(f"[release]  transformers {type(model).__name__} ({model.dtype}) greedy from {prompt!r}: {text!r} "
+          f"{'ok' if ok else 'MISMATCH'}")
+    return 0 if ok else 1
 
 
 def register(stages: argparse._SubParsersAction) -> None:

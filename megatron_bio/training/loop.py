@@ -8,10 +8,11 @@ torch.distributed variables (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_P
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
-import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Iterator, Optional
 
 import torch
@@ -19,8 +20,14 @@ import torch.distributed as dist
 
 from megatron_bio.model.config import PretrainModelConfig
 from megatron_bio.model.gpt import build_gpt_model
+from megatron_bio.model.vocabulary import INITS
 
+from . import checkpoint
+from .checkpoint import CheckpointSettings
 from .data import TrainDataConfig, build_datasets
+from .flops import peak_tflops, training_flops_per_token
+from .preemption import ExitSignals
+from .tracking import Tracker, TrackingSettings, plot_losses
 
 
 @dataclass
@@ -46,17 +53,36 @@ class ScheduleSettings:
 
 
 @dataclass
+class ValidationSettings:
+    every: int = 0  # steps between validations (0: none); also after the last step
+    steps: int = 1  # global batches of the valid split per validation, the same ones each time
+
+
+@dataclass
 class PretrainConfig(PretrainModelConfig):
     optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
     data: TrainDataConfig = field(default_factory=TrainDataConfig)
+    validation: ValidationSettings = field(default_factory=ValidationSettings)
+    checkpoint: CheckpointSettings = field(default_factory=CheckpointSettings)
+    tracking: TrackingSettings = field(default_factory=TrackingSettings)
+    output: str = "out/pretrain"  # checkpoints/, mlflow.db, mlartifacts/, loss.png
     seed: int = 1234
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        s = self.schedule
+        s, c = self.schedule, self.checkpoint
         if not 0 <= s.warmup_steps < s.train_steps:
             raise ValueError(f"schedule.warmup_steps ({s.warmup_steps}) must be below schedule.train_steps ({s.train_steps})")
+        if c.load and c.init_from:
+            raise ValueError("checkpoint.load (resume a run's full state) and checkpoint.init_from (start from weights) "
+                             "exclude each other")
+        if c.vocabulary_init not in INITS:
+            raise ValueError(f"checkpoint.vocabulary_init {c.vocabulary_init!r}: use one of {INITS}")
+
+    @property
+    def checkpoints(self) -> Path:
+        return Path(self.output) / "checkpoints"
 
 
 def initialize(config: PretrainConfig) -> None:
@@ -116,15 +142,16 @@ def build_optimizer(config: PretrainConfig, model: list):
     return optimizer, scheduler
 
 
-def microbatches(dataset, step: int, config: PretrainConfig) -> Iterator[dict]:
-    """This data-parallel rank's micro-batches of global step `step`: samples are consumed in
-    order, `global_batch` per step, so a run that resumes at step k reads what it would have read."""
+def microbatches(dataset, consumed: int, config: PretrainConfig) -> Iterator[dict]:
+    """This data-parallel rank's micro-batches of the global batch that starts after `consumed`
+    samples: samples are read in order, so a run resumed from a checkpoint reads what the
+    uninterrupted run would have read."""
     from megatron.core import parallel_state
 
     s = config.schedule
     ranks, rank = parallel_state.get_data_parallel_world_size(), parallel_state.get_data_parallel_rank()
     per_rank = s.global_batch // ranks
-    start = step * s.global_batch + rank * per_rank
+    start = consumed + rank * per_rank
     for first in range(start, start + per_rank, s.micro_batch):
         items = [dataset[i] for i in range(first, first + s.micro_batch)]
         yield {key: torch.stack([item[key] for item in items]) for key in ("tokens", "labels", "loss_mask", "position_ids")}
@@ -155,44 +182,174 @@ def check_batches(config: PretrainConfig) -> int:
     return s.global_batch // (s.micro_batch * ranks)
 
 
-def train(config: PretrainConfig, log: Callable[[dict], None] = lambda record: print(json.dumps(record), flush=True)) -> list[float]:
-    """Train `schedule.train_steps` steps; returns the per-step loss (on the last pipeline stage)."""
+def _run_batches(model, dataset, consumed: int, config: PretrainConfig, num_microbatches: int,
+                 forward_only: bool) -> Optional[float]:
+    """One global batch through megatron-core's pipeline schedule; its mean loss per token on the
+    last pipeline stage (None elsewhere)."""
     from megatron.core import parallel_state
     from megatron.core.pipeline_parallel import get_forward_backward_func
 
+    # One iterator per model chunk: with virtual stages, each chunk reads every micro-batch.
+    iterators = [microbatches(dataset, consumed, config) for _ in model]
+    reports = get_forward_backward_func()(
+        forward_step_func=_forward_step, data_iterator=iterators if len(model) > 1 else iterators[0], model=model,
+        num_microbatches=num_microbatches, seq_length=config.sequence_length,
+        micro_batch_size=config.schedule.micro_batch, forward_only=forward_only)
+    if not parallel_state.is_pipeline_last_stage(ignore_virtual=True):
+        return None
+    total = torch.stack([r["lm loss"] for r in reports]).sum(0)
+    dist.all_reduce(total, group=parallel_state.get_data_parallel_group())
+    return float(total[0] / total[1])
+
+
+def train_step(model, optimizer, scheduler, dataset, consumed: int, config: PretrainConfig, num_microbatches: int,
+               timers) -> tuple[Optional[float], Optional[float]]:
+    """One optimizer step on the global batch after `consumed` samples: (loss on the last pipeline
+    stage, gradient norm). `timers` (megatron-core's) gets forward-backward and optimizer times."""
+    for chunk in model:
+        chunk.zero_grad_buffer()
+    optimizer.zero_grad()
+    timers("forward-backward", log_level=1).start()
+    loss = _run_batches(model, dataset, consumed, config, num_microbatches, False)
+    timers("forward-backward").stop()
+    timers("optimizer", log_level=1).start()
+    _, grad_norm, _ = optimizer.step()
+    scheduler.step(1)
+    timers("optimizer").stop()
+    return loss, None if grad_norm is None else float(grad_norm)
+
+
+def _evaluate(model, dataset, config: PretrainConfig, num_microbatches: int) -> Optional[float]:
+    for chunk in model:
+        chunk.eval()
+    with torch.no_grad():
+        losses = [_run_batches(model, dataset, i * config.schedule.global_batch, config, num_microbatches, True)
+                  for i in range(config.validation.steps)]
+    for chunk in model:
+        chunk.train()
+    return None if losses[0] is None else sum(losses) / len(losses)
+
+
+def _restore(config: PretrainConfig, model, optimizer, scheduler, tokenizer) -> dict:
+    """Where this run starts: its own latest checkpoint (a resumed or requeued job), else
+    checkpoint.load (full state), else checkpoint.init_from (weights), else the seed's init."""
+    own = checkpoint.latest_iteration(config.checkpoints)
+    source = config.checkpoints if own is not None else config.checkpoint.load
+    if source:
+        path = checkpoint.resolve(source)
+        common = checkpoint.load(path, model, optimizer, scheduler)
+        return {"event": "resumed", "path": str(path), "iteration": common["iteration"],
+                "consumed_samples": common["consumed_samples"],
+                # The same mlflow run only when this run continues itself (another run's checkpoint starts a new one).
+                "mlflow_run_id": common.get("mlflow_run_id") if own is not None else None,
+                "saved_layout": common["layout"]}
+    if config.checkpoint.init_from:
+        done = checkpoint.load_weights(config.checkpoint.init_from, model, tokenizer, config.checkpoint.vocabulary_init,
+                                       config.seed)
+        return {"event": "initialized", "iteration": 0, "consumed_samples": 0, **done}
+    return {"event": "initialized", "iteration": 0, "consumed_samples": 0, "init_from": None}
+
+
+def _logging_rank() -> bool:
+    """The rank that prints and tracks: first tensor/data-parallel rank of the last pipeline stage."""
+    from megatron.core import parallel_state as ps
+
+    return (ps.is_pipeline_last_stage(ignore_virtual=True) and ps.get_tensor_model_parallel_rank() == 0
+            and ps.get_data_parallel_rank() == 0)
+
+
+def _shared_run_id(run_id: Optional[str]) -> Optional[str]:
+    """The logging rank's mlflow run id on every rank (it goes into every rank's checkpoint entries)."""
+    gathered = [None] * dist.get_world_size()
+    dist.all_gather_object(gathered, run_id)
+    return next((r for r in gathered if r), None)
+
+
+def train(config: PretrainConfig, log: Callable[[dict], None] = lambda record: print(json.dumps(record), flush=True)) -> list[float]:
+    """Train up to `schedule.train_steps` steps (fewer when an exit signal arrives); returns the
+    per-step losses of this process's steps (on the last pipeline stage)."""
+    from megatron.core.timers import Timers
+
     initialize(config)
+    signals = ExitSignals(config.checkpoint.exit_signals)
     tokenizer = config.tokenizer.build()
-    model, _ = build_model(config, tokenizer.padded_vocab_size(config.parallel.tensor))
+    padded_vocab = tokenizer.padded_vocab_size(config.parallel.tensor)
+    model, _ = build_model(config, padded_vocab)
     optimizer, scheduler = build_optimizer(config, model)
     num_microbatches = check_batches(config)
-    s = config.schedule
-    train_set, _, _ = build_datasets(config.data, tokenizer, config.sequence_length, [s.train_steps * s.global_batch, 0, 0])
-    forward_backward = get_forward_backward_func()
-    last_stage = parallel_state.is_pipeline_last_stage(ignore_virtual=True)
+    s, v = config.schedule, config.validation
+    start = _restore(config, model, optimizer, scheduler, tokenizer)
+    iteration, consumed = start["iteration"], start["consumed_samples"]
+    train_set, valid_set, _ = build_datasets(config.data, tokenizer, config.sequence_length,
+                                             [s.train_steps * s.global_batch, v.steps * s.global_batch if v.every else 0, 0])
+    logger = _logging_rank()
+    tracker = Tracker(config.tracking, Path(config.output), start.get("mlflow_run_id")) \
+        if logger and config.tracking.enabled else None
+    run_id = _shared_run_id(tracker.run_id if tracker else None)
+    settings = dataclasses.asdict(config)
+    if tracker:
+        tracker.log_config(settings)
+        tracker.log_shards(Path(config.data.shards))
+    if logger:
+        log({**{k: val for k, val in start.items() if k != "mlflow_run_id"}, "mlflow_run_id": run_id})
+
+    def save() -> Path:
+        timers("save", log_level=0).start()
+        path = checkpoint.save(config.checkpoints, iteration, consumed, model, optimizer, scheduler, settings,
+                               config.optimizer.distributed, config.checkpoint.optimizer_fully_reshardable,
+                               {"mlflow_run_id": run_id, "vocab_size": tokenizer.vocab_size})
+        timers("save").stop()
+        if logger:
+            log({"event": "saved", "iteration": iteration, "path": str(path), "save_s": timers("save").elapsed()})
+        return path
+
+    def validate() -> None:
+        loss = _evaluate(model, valid_set, config, num_microbatches)
+        if logger:
+            log({"step": iteration, "val_loss": loss})
+            if tracker:
+                tracker.log_metrics({"val_loss": loss}, iteration)
+
+    timers = Timers(log_level=1, log_option="minmax")
+    flops_per_token = training_flops_per_token(config.model, padded_vocab, config.sequence_length)
+    peak = peak_tflops()
+    tokens_per_step = s.global_batch * config.sequence_length
     losses: list[float] = []
-    for step in range(s.train_steps):
-        started = time.perf_counter()
-        for chunk in model:
-            chunk.zero_grad_buffer()
-        optimizer.zero_grad()
-        # One iterator per model chunk: with virtual stages, each chunk reads every micro-batch.
-        iterators = [microbatches(train_set, step, config) for _ in model]
-        reports = forward_backward(forward_step_func=_forward_step,
-                                   data_iterator=iterators if len(model) > 1 else iterators[0], model=model,
-                                   num_microbatches=num_microbatches, seq_length=config.sequence_length,
-                                   micro_batch_size=s.micro_batch, forward_only=False)
-        _, grad_norm, _ = optimizer.step()
-        scheduler.step(1)
-        if last_stage:
-            total = torch.stack([r["lm loss"] for r in reports]).sum(0)
-            dist.all_reduce(total, group=parallel_state.get_data_parallel_group())
-            losses.append(float(total[0] / total[1]))
-            seconds = time.perf_counter() - started
-            if step % s.log_every == 0 and parallel_state.get_tensor_model_parallel_rank() == 0 \
-                    and parallel_state.get_data_parallel_rank() == 0:
-                log({"step": step + 1, "loss": losses[-1], "lr": optimizer.param_groups[0]["lr"],
-                     "grad_norm": float(grad_norm) if grad_norm is not None else None, "step_s": seconds,
-                     "tokens_per_s": s.global_batch * config.sequence_length / seconds})
+    saved_at = iteration if start["event"] == "resumed" else None
+    stopped = False
+    while iteration < s.train_steps and not stopped:
+        timers("step", log_level=0).start()
+        loss, grad_norm = train_step(model, optimizer, scheduler, train_set, consumed, config, num_microbatches, timers)
+        timers("step").stop()
+        iteration += 1
+        consumed += s.global_batch
+        if loss is not None:
+            losses.append(loss)
+        seconds = {name: timers(name).elapsed() for name in ("step", "forward-backward", "optimizer")}
+        if logger and (iteration % s.log_every == 0 or iteration == s.train_steps):
+            tflops = flops_per_token * tokens_per_step / seconds["step"] / dist.get_world_size() / 1e12
+            record = {"step": iteration, "loss": loss, "lr": optimizer.param_groups[0]["lr"],
+                      "grad_norm": grad_norm, "step_s": seconds["step"],
+                      "tokens_per_s": tokens_per_step / seconds["step"], "tflops_per_device": tflops,
+                      "mfu": tflops / peak if peak else None, "forward_backward_s": seconds["forward-backward"],
+                      "optimizer_s": seconds["optimizer"]}
+            log(record)
+            if tracker:
+                tracker.log_metrics({k: val for k, val in record.items() if k != "step"}, iteration)
+        if v.every and (iteration % v.every == 0 or iteration == s.train_steps):
+            validate()
+        stopped = signals.any_rank()
+        if stopped or (config.checkpoint.save_every and iteration % config.checkpoint.save_every == 0):
+            saved_at = iteration
+            save()
+    if saved_at != iteration:
+        save()
+    if stopped and logger:
+        log({"event": "exit_signal", "signal": signals.received or "on another rank", "iteration": iteration})
+    if tracker:
+        curves = {"train": tracker.history("loss"), "validation": tracker.history("val_loss")}
+        tracker.log_file(plot_losses(curves, Path(config.output) / "loss.png"))
+        tracker.finish("KILLED" if stopped else "FINISHED")
     return losses
 
 

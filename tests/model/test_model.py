@@ -6,11 +6,9 @@ from pathlib import Path
 
 import pytest
 import torch
-import torch.distributed as dist
 from transformers import Qwen3ForCausalLM
 
 from launch.config import load_config
-from megatron_bio import cpu_compat
 from megatron_bio.model.gpt import build_gpt_model, transformer_engine_available
 from megatron_bio.model.recipes import QWEN3_VOCAB_SIZE, ModelConfig
 from megatron_bio.training.loop import PretrainConfig
@@ -36,19 +34,6 @@ def test_recipes_have_qwen3_sizes(name, billions, non_embedding_billions, tokeni
     assert round(counts["total"] / 1e9, 1) == billions  # Qwen3's published sizes
     assert round(counts["non_embedding"] / 1e9, 1) == non_embedding_billions
     assert ModelConfig.from_hf_config(model.hf_config()) == model
-
-
-@pytest.fixture(scope="module")
-def megatron_single_process(tmp_path_factory):
-    from megatron.core import parallel_state
-    from megatron.core.tensor_parallel import model_parallel_cuda_manual_seed
-
-    assert cpu_compat.activate() is not torch.cuda.is_available()
-    if not dist.is_initialized():
-        dist.init_process_group("gloo", init_method=f"file://{tmp_path_factory.mktemp('pg')}/store", rank=0, world_size=1)
-    if not parallel_state.model_parallel_is_initialized():
-        parallel_state.initialize_model_parallel(1, 1)
-    model_parallel_cuda_manual_seed(1234)
 
 
 def test_tiny_model_equals_hf_in_size_and_trains_a_step(megatron_single_process, tokenizer):

@@ -1,0 +1,1 @@
+"""Checkpoint conversion between Hugging Face Qwen3 directories and megatron-core dist checkpoints."""

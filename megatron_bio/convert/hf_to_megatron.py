@@ -1,0 +1,140 @@
+"""A Hugging Face Qwen3 directory -> a megatron-core dist checkpoint (model weights only), optionally
+growing the vocabulary to BioMatrix's with the description-based init in the same pass.
+
+Memory: the safetensors files are memory-mapped and read one tensor at a time into the one model
+being filled, so the peak is one model in the target dtype plus the file cache. The checkpoint
+records the model shape, the vocabulary size and the tokenizer (when grown), which the export and
+`checkpoint.init_from` read back.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import time
+from pathlib import Path
+from typing import Optional
+
+from safetensors import safe_open
+
+from megatron_bio.model.recipes import ModelConfig
+from megatron_bio.tokenizer.config import TokenizerConfig
+
+from .mapping import TIED_HF_KEYS, TO_MEGATRON, expand
+from .runtime import DTYPES, bare_model, peak_memory_gb, single_process
+
+MODEL_FORMAT = "biomatrix-model-1"
+ARCHITECTURES = ("Qwen3ForCausalLM",)
+MODEL_TYPE = "qwen3"
+MAKE_VOCAB_SIZE_DIVISIBLE_BY = 128
+
+
+class SafetensorsDirectory:
+    """Tensors of an HF directory by name, read lazily from `model.safetensors` or the files of
+    `model.safetensors.index.json`."""
+
+    def __init__(self, folder: Path):
+        folder = Path(folder)
+        index = folder / "model.safetensors.index.json"
+        if index.exists():
+            files = json.loads(index.read_text())["weight_map"]
+        elif (folder / "model.safetensors").exists():
+            with safe_open(folder / "model.safetensors", "pt") as handle:
+                files = {key: "model.safetensors" for key in handle.keys()}
+        else:
+            raise FileNotFoundError(f"{folder}: no model.safetensors or model.safetensors.index.json "
+                                    "(only safetensors weights are read)")
+        self.folder, self.files = folder, files
+        self._handles: dict[str, object] = {}
+
+    def keys(self) -> set[str]:
+        return set(self.files)
+
+    def get(self, key: str):
+        name = self.files[key]
+        if name not in self._handles:
+            self._handles[name] = safe_open(self.folder / name, "pt")
+        return self._handles[name].get_tensor(key)
+
+    def nbytes(self) -> int:
+        return sum((self.folder / name).stat().st_size for name in set(self.files.values()))
+
+
+def read_hf_config(folder: Path):
+    """The directory's Qwen3Config; another architecture is refused by name."""
+    from transformers import AutoConfig
+
+    path = Path(folder) / "config.json"
+    if not path.exists():
+        raise FileNotFoundError(f"{folder}: no config.json")
+    raw = json.loads(path.read_text())
+    architectures = raw.get("architectures") or []
+    if raw.get("model_type") != MODEL_TYPE or not set(architectures) & set(ARCHITECTURES):
+        raise ValueError(f"{folder}: model_type {raw.get('model_type')!r}, architectures {architectures}: only "
+                         f"{MODEL_TYPE} ({', '.join(ARCHITECTURES)}) converts")
+    return AutoConfig.from_pretrained(folder)
+
+
+def check_keys(present: set[str], rules: list, tied: bool) -> None:
+    expected = {key for _, hf_keys, _ in rules for key in hf_keys}
+    allowed = expected | (set(TIED_HF_KEYS) if tied else set())
+    problems = []
+    if expected - present:
+        problems.append(f"missing {sorted(expected - present)[:8]}"
+                        + (" (an untied model needs lm_head.weight)" if "lm_head.weight" in expected - present else ""))
+    if present - allowed:
+        problems.append(f"unknown {sorted(present - allowed)[:8]}")
+    if problems:
+        raise ValueError("the weights do not match the Qwen3 config: " + "; ".join(problems))
+
+
+def padded_rows(vocab_size: int) -> int:
+    return -(-vocab_size // MAKE_VOCAB_SIZE_DIVISIBLE_BY) * MAKE_VOCAB_SIZE_DIVISIBLE_BY
+
+
+def hf_to_megatron(hf_dir: str, out: str, dtype: Optional[str] = None, tokenizer: Optional[TokenizerConfig] = None,
+                   vocabulary_init: str = "description", seed: int = 1234) -> dict:
+    """Convert; with `tokenizer`, grow the vocabulary to it. Returns a report (sizes, seconds, peak memory)."""
+    from megatron.core import dist_checkpointing
+
+    from megatron_bio.model.vocabulary import extend_rows
+
+    started = time.perf_counter()
+    hf_dir, out = Path(hf_dir), Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"{out} is not empty")
+    hf_config = read_hf_config(hf_dir)
+    model = ModelConfig.from_hf_config(hf_config)
+    weights = SafetensorsDirectory(hf_dir)
+    rules = expand(model)
+    check_keys(weights.keys(), rules, model.tie_embeddings)
+    grown = tokenizer.build() if tokenizer else None
+    if grown is not None and hf_config.vocab_size < grown.base_vocab_size:
+        raise ValueError(f"the tokenizer extends a {grown.base_vocab_size}-token base, but {hf_dir} has "
+                         f"{hf_config.vocab_size} vocabulary rows: not that base model")
+    vocab_size = grown.vocab_size if grown is not None else hf_config.vocab_size
+    rows = padded_rows(vocab_size)
+    target = DTYPES[dtype] if dtype else weights.get(rules[0][1][0]).dtype
+    single_process()
+    megatron = bare_model(model, rows, target)
+    parameters = dict(megatron.named_parameters())
+    for megatron_key, hf_keys, kind in rules:
+        tensors = [weights.get(key) for key in hf_keys]
+        if kind == "vocab" and grown is not None:
+            value = extend_rows(tensors[0], grown, rows, seed, vocabulary_init)
+        else:
+            value = TO_MEGATRON[kind](tensors, model, rows)
+        parameter = parameters[megatron_key]
+        if tuple(value.shape) != tuple(parameter.shape):
+            raise ValueError(f"{', '.join(hf_keys)}: shape {tuple(t.shape for t in tensors)} does not fit "
+                             f"{megatron_key} {tuple(parameter.shape)} of the config's Qwen3 shape")
+        parameter.data.copy_(value)
+    out.mkdir(parents=True, exist_ok=True)
+    dist_checkpointing.save({
+        "model": megatron.sharded_state_dict(), "format": MODEL_FORMAT, "vocab_size": vocab_size,
+        "config": {"model": dataclasses.asdict(model), "tokenizer": dataclasses.asdict(tokenizer) if tokenizer else None},
+        "source": str(hf_dir.resolve()),
+    }, str(out))
+    return {"from": str(hf_dir), "to": str(out), "vocab_size": vocab_size, "rows": rows,
+            "grown_from": hf_config.vocab_size if grown is not None else None, "dtype": str(target).replace("torch.", ""),
+            "source_bytes": weights.nbytes(), "seconds": time.perf_counter() - started, "peak_memory_gb": peak_memory_gb()}

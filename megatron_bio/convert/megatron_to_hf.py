@@ -1,0 +1,143 @@
+"""A megatron-core dist checkpoint (a training checkpoint at any TP/PP, or a converted one) -> a
+Hugging Face directory that `transformers` loads without remote code: `config.json` for
+Qwen3ForCausalLM with the real vocabulary size (padding rows trimmed), sharded safetensors with an
+index, `generation_config.json`, and the BioMatrix tokenizer files (chat template included).
+
+Only the model is read (optimizer state stays in the checkpoint). Memory: the one model, loaded
+at TP=1 from the checkpoint's global layout, plus one output shard at a time.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Optional
+
+import torch
+
+from launch.config import from_dict
+from megatron_bio.model.recipes import ModelConfig
+from megatron_bio.tokenizer.config import TokenizerConfig
+
+from .mapping import TO_HF, expand
+from .runtime import DTYPES, bare_model, peak_memory_gb, single_process
+
+EMBEDDING = "embedding.word_embeddings.weight"
+INDEX = "model.safetensors.index.json"
+
+
+class ShardWriter:
+    """Tensors -> `model-0000k-of-0000n.safetensors` files of at most `max_bytes` each, plus the index."""
+
+    def __init__(self, folder: Path, max_bytes: int):
+        self.folder, self.max_bytes = folder, max_bytes
+        self.pending: dict[str, torch.Tensor] = {}
+        self.pending_bytes = 0
+        self.written: list[list[str]] = []
+        self.total = 0
+
+    def add(self, key: str, tensor: torch.Tensor) -> None:
+        size = tensor.numel() * tensor.element_size()
+        if self.pending and self.pending_bytes + size > self.max_bytes:
+            self._flush()
+        self.pending[key] = tensor.contiguous()
+        self.pending_bytes += size
+        self.total += size
+
+    def _flush(self) -> None:
+        from safetensors.torch import save_file
+
+        save_file(self.pending, str(self.folder / f"part-{len(self.written):05d}.safetensors"), metadata={"format": "pt"})
+        self.written.append(list(self.pending))
+        self.pending, self.pending_bytes = {}, 0
+
+    def close(self) -> list[Path]:
+        if self.pending:
+            self._flush()
+        count, names, weight_map = len(self.written), [], {}
+        for i, keys in enumerate(self.written):
+            name = f"model-{i + 1:05d}-of-{count:05d}.safetensors"
+            (self.folder / f"part-{i:05d}.safetensors").rename(self.folder / name)
+            names.append(self.folder / name)
+            weight_map.update({key: name for key in keys})
+        (self.folder / INDEX).write_text(json.dumps({"metadata": {"total_size": self.total}, "weight_map": weight_map},
+                                                    indent=2))
+        return names
+
+
+def read_checkpoint(path: str) -> tuple[Path, dict, ModelConfig, dict]:
+    """(folder, common entries, model shape, saved tensor shapes); a checkpoint of another
+    architecture or without this stack's entries is refused with the reason."""
+    from megatron.core import dist_checkpointing
+
+    from megatron_bio.training.checkpoint import resolve
+
+    folder = resolve(path)
+    common = dist_checkpointing.load_common_state_dict(str(folder))
+    model_entry = (common.get("config") or {}).get("model")
+    if model_entry is None or "vocab_size" not in common:
+        raise ValueError(f"{folder}: no model config / vocab_size entries: not a checkpoint written by this stack")
+    model = from_dict(ModelConfig, model_entry, "checkpoint config.model")
+    saved = {key: tuple(t.global_shape) for key, t in dist_checkpointing.load_tensors_metadata(str(folder)).items()}
+    expected = {"decoder.layers.self_attention.linear_qkv.weight":
+                (model.num_layers, (model.num_attention_heads + 2 * model.num_query_groups) * model.kv_channels,
+                 model.hidden_size),
+                "decoder.layers.mlp.linear_fc2.weight": (model.num_layers, model.hidden_size, model.ffn_hidden_size)}
+    for key, shape in expected.items():
+        if saved.get(key) != shape:
+            raise ValueError(f"{folder}: {key} is {saved.get(key)}, a Qwen3 model of the recorded config has {shape}: "
+                             "a checkpoint of another architecture")
+    return folder, common, model, saved
+
+
+def megatron_to_hf(path: str, out: str, dtype: str = "bf16", tokenizer: Optional[TokenizerConfig] = None,
+                   max_shard_bytes: int = 2 * 1024**3) -> dict:
+    """Export; `tokenizer` overrides the one the checkpoint records (imported plain Qwen3 records none)."""
+    from megatron.core import dist_checkpointing
+    from megatron.core.dist_checkpointing import load_tensors_metadata
+    from transformers import GenerationConfig
+
+    started = time.perf_counter()
+    out = Path(out)
+    if out.exists() and any(out.iterdir()):
+        raise FileExistsError(f"{out} is not empty")
+    folder, common, model, saved = read_checkpoint(path)
+    vocab_size = common["vocab_size"]
+    recorded = (common["config"] or {}).get("tokenizer")
+    tokenizer = tokenizer or (from_dict(TokenizerConfig, recorded, "checkpoint config.tokenizer") if recorded else None)
+    built = tokenizer.build() if tokenizer else None
+    if built is not None and built.vocab_size != vocab_size:
+        raise ValueError(f"the tokenizer has {built.vocab_size} tokens, the checkpoint's vocabulary {vocab_size}: "
+                         "not the tokenizer this model was trained with")
+    rows = saved[EMBEDDING][0]
+    single_process()
+    megatron = bare_model(model, rows, load_tensors_metadata(str(folder))[EMBEDDING].dtype)
+    loaded = dist_checkpointing.load({"model": megatron.sharded_state_dict()}, str(folder))
+    megatron.load_state_dict(loaded["model"])
+    del loaded
+    parameters = dict(megatron.named_parameters())
+    out.mkdir(parents=True, exist_ok=True)
+    writer = ShardWriter(out, max_shard_bytes)
+    target = DTYPES[dtype]
+    for megatron_key, hf_keys, kind in expand(model):
+        with torch.no_grad():
+            for key, tensor in zip(hf_keys, TO_HF[kind](parameters[megatron_key], model, vocab_size)):
+                writer.add(key, tensor.to(target))
+    shards = writer.close()
+    hf_config = model.hf_config(vocab_size)
+    hf_config.architectures = ["Qwen3ForCausalLM"]
+    hf_config.dtype = target
+    special = {}
+    if built is not None:
+        special = {"bos_token_id": built.backend.token_to_id("<|endoftext|>"),
+                   "eos_token_id": [built.backend.token_to_id(t) for t in ("<|im_end|>", "<|endoftext|>")],
+                   "pad_token_id": built.backend.token_to_id("<|endoftext|>")}
+        for name, value in special.items():
+            setattr(hf_config, name, value)
+        built.save_pretrained(out)
+    hf_config.save_pretrained(out)
+    GenerationConfig(**special).save_pretrained(out)
+    return {"from": str(folder), "to": str(out), "vocab_size": vocab_size, "trimmed_rows": rows - vocab_size,
+            "dtype": dtype, "shards": len(shards), "bytes": writer.total, "tokenizer": built is not None,
+            "seconds": time.perf_counter() - started, "peak_memory_gb": peak_memory_gb()}
