@@ -12,6 +12,7 @@ setup(
         "megatron_bio.tokenizer": ["data/*.txt"],
         "megatron_bio.structure.molecule": ["data/*.bin", "data/*.safetensors", "data/*.md"],
         "launch": ["configs/*.yaml", "configs/**/*.yaml"],
+        "slurm": ["templates/*.sbatch"],
     },
     install_requires=[
         # torch is installed first by the Makefile (the local CPU wheel 2.13.0, or the container's on GPU).

@@ -6,9 +6,9 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
-from launch.commands import convert, data, demo, model, pretrain, structure, tokenizer
+from launch.commands import convert, data, demo, model, pretrain, slurm, structure, tokenizer
 
-STAGES = (tokenizer, structure, data, model, pretrain, convert, demo)
+STAGES = (tokenizer, structure, data, model, pretrain, convert, slurm, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,223 @@
+"""Every stage as an sbatch script rendered from `slurm/templates/` and a Slurm config
+(`launch/configs/slurm/*.yaml`), submitted with `sbatch --parsable`; stages chained with
+`afterok` dependencies that cancel their dependents when a stage fails.
+
+Scripts are written to `<folder>/scripts/` before submission, readable and self-contained (an
+operator can inspect one and `sbatch` it again by hand); logs go to `<folder>/logs/`.
+"""
+
+from __future__ import annotations
+
+import datetime
+import shlex
+import subprocess
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+from string import Template
+from typing import Optional
+
+TEMPLATES = Path(__file__).with_name("templates")
+REPOSITORY = Path(__file__).resolve().parents[1]
+
+
+@dataclass
+class Resources:
+    nodes: int = 1
+    tasks_per_node: int = 1  # pretrain with the srun launcher: one task per GPU
+    gpus_per_node: int = 0
+    cpus_per_task: int = 1
+    mem: Optional[str] = None  # e.g. 64G; null: the cluster's default per CPU
+    time: str = "01:00:00"
+
+
+@dataclass
+class ClusterSettings:
+    partition: Optional[str] = None
+    account: Optional[str] = None
+    qos: Optional[str] = None
+    container_image: Optional[str] = None  # pyxis/enroot: srun --container-image
+    container_mounts: Optional[str] = None  # e.g. /lustre:/lustre
+    extra_sbatch: list[str] = field(default_factory=list)  # more #SBATCH options, verbatim (e.g. --exclusive)
+    python: Optional[str] = None  # the interpreter on the nodes (default: the one submitting)
+    workdir: Optional[str] = None  # this repository on the nodes (default: this checkout)
+    folder: str = "out/slurm"  # scripts/ and logs/
+    env: dict[str, str] = field(default_factory=lambda: {
+        "CUDA_DEVICE_MAX_CONNECTIONS": "1",  # needed by Megatron's tensor-parallel communication overlap
+        "TORCH_NCCL_AVOID_RECORD_STREAMS": "1",
+        "NCCL_DEBUG": "WARN",
+        "OMP_NUM_THREADS": "1",
+    })
+
+
+@dataclass
+class ShardJob:
+    config: str = "launch/configs/data/demo.yaml"
+    overrides: list[str] = field(default_factory=list)
+    max_parallel: Optional[int] = None  # array throttle (`--array=0-N%P`)
+    resources: Resources = field(default_factory=lambda: Resources(time="04:00:00"))
+
+
+@dataclass
+class PretrainJob:
+    config: str = "launch/configs/tiny.yaml"
+    overrides: list[str] = field(default_factory=list)
+    launcher: str = "srun"  # srun: one task per device | torchrun: one task per node
+    signal_seconds: int = 300  # the exit signal comes this long before the time limit
+    max_restarts: int = 20
+    resources: Resources = field(default_factory=lambda: Resources(time="04:00:00"))
+
+
+@dataclass
+class ConvertJob:
+    checkpoint: Optional[str] = None  # default: the pretrain job's output/checkpoints
+    out: Optional[str] = None  # default: <pretrain output>/hf
+    dtype: str = "bf16"
+    resources: Resources = field(default_factory=lambda: Resources(mem="32G", time="01:00:00"))
+
+
+@dataclass
+class SlurmConfig:
+    cluster: ClusterSettings = field(default_factory=ClusterSettings)
+    shard: ShardJob = field(default_factory=ShardJob)
+    pretrain: PretrainJob = field(default_factory=PretrainJob)
+    convert: ConvertJob = field(default_factory=ConvertJob)
+
+
+@dataclass
+class Script:
+    name: str
+    text: str
+    array: Optional[str] = None
+
+
+def _template(name: str) -> Template:
+    return Template((TEMPLATES / f"{name}.sbatch").read_text())
+
+
+def _sbatch_options(name: str, resources: Resources, cluster: ClusterSettings, array: Optional[str],
+                    extra: tuple[str, ...] = ()) -> list[str]:
+    log = "%x-%A_%a.out" if array else "%x-%j.out"
+    options = {
+        "--job-name": name, "--nodes": resources.nodes, "--ntasks-per-node": resources.tasks_per_node,
+        "--cpus-per-task": resources.cpus_per_task, "--gpus-per-node": resources.gpus_per_node or None,
+        "--mem": resources.mem, "--time": resources.time, "--partition": cluster.partition,
+        "--account": cluster.account, "--qos": cluster.qos, "--array": array,
+        "--output": str(Path(cluster.folder).resolve() / "logs" / log),
+    }
+    lines = [f"#SBATCH {key}={value}" for key, value in options.items() if value is not None]
+    return lines + [f"#SBATCH {option}" for option in (*extra, *cluster.extra_sbatch)]
+
+
+def _render(stage: str, template: str, name: str, resources: Resources, cluster: ClusterSettings,
+            values: dict, array: Optional[str] = None, extra: tuple[str, ...] = ()) -> Script:
+    python = cluster.python or sys.executable
+    exports = "\n".join(f"export {k}={shlex.quote(str(v))}" for k, v in cluster.env.items())
+    common = {"stage": stage, "date": datetime.datetime.now().isoformat(timespec="seconds"), "python": python,
+              "workdir": shlex.quote(cluster.workdir or str(REPOSITORY)), "exports": exports, "container": _container(cluster)}
+    header = _template("header").substitute(sbatch="\n".join(_sbatch_options(name, resources, cluster, array, extra)),
+                                            **common)
+    body = _template(template).substitute(**common, **values)
+    return Script(name, header + body, array)
+
+
+def _container(cluster: ClusterSettings) -> str:
+    """srun's pyxis options, or nothing."""
+    if not cluster.container_image:
+        return ""
+    mounts = f"--container-mounts={shlex.quote(cluster.container_mounts)} " if cluster.container_mounts else ""
+    return f"--container-image={shlex.quote(cluster.container_image)} {mounts}"
+
+
+def _args(items: list[str]) -> str:
+    return " ".join(shlex.quote(item) for item in items)
+
+
+def shard_scripts(config: SlurmConfig) -> list[Script]:
+    """Normalize array -> compose array -> merge, one array task per unit of the build's plan."""
+    from data_pipeline.build import Layout
+    from data_pipeline.config import DataConfig
+    from data_pipeline.units import plan
+    from launch.config import load_config
+
+    job = config.shard
+    data = load_config(DataConfig, job.config, job.overrides)
+    units = len(plan(data, Layout(Path(data.out)).work)["units"])  # cached: the array tasks read this plan
+    array = f"0-{units - 1}" + (f"%{job.max_parallel}" if job.max_parallel else "")
+    values = {"config": shlex.quote(job.config), "overrides": _args([f"--set={o}" for o in job.overrides])}
+    return [_render("shard", "unit", f"biomatrix-{stage}", job.resources, config.cluster,
+                    {**values, "data_stage": stage}, array) for stage in ("normalize", "compose")] + \
+        [_render("shard", "merge", "biomatrix-merge", job.resources, config.cluster, values)]
+
+
+def shard_output(config: SlurmConfig) -> Path:
+    from data_pipeline.config import DataConfig
+    from launch.config import load_config
+
+    return Path(load_config(DataConfig, config.shard.config, config.shard.overrides).out) / "shards"
+
+
+def _pretrain_config(config: SlurmConfig, overrides: list[str]):
+    from launch.config import load_config
+    from megatron_bio.training.loop import PretrainConfig
+
+    return load_config(PretrainConfig, config.pretrain.config, overrides)
+
+
+def pretrain_script(config: SlurmConfig, extra_overrides: tuple[str, ...] = ()) -> Script:
+    job, cluster = config.pretrain, config.cluster
+    overrides = [*job.overrides, *extra_overrides]
+    _pretrain_config(config, overrides)  # a bad config fails here, not in the queue
+    python = cluster.python or sys.executable
+    command = f"-m launch.cli pretrain --config {shlex.quote(job.config)} {_args(overrides)}"
+    container = _container(cluster)
+    resources = job.resources
+    if job.launcher == "srun":
+        launch = f"srun --kill-on-bad-exit=1 {container}{python} {command}"
+        signal = f"--signal=USR1@{job.signal_seconds}"  # to every task: the trainers save and exit 0
+    elif job.launcher == "torchrun":
+        per_node = resources.gpus_per_node or resources.tasks_per_node
+        resources = Resources(**{**resources.__dict__, "tasks_per_node": 1,
+                                 "cpus_per_task": resources.cpus_per_task * per_node})
+        launch = (f'eval "$({python} -m slurm.environment)"\n'
+                  f"srun --kill-on-bad-exit=1 {container}{python} -m torch.distributed.run --nnodes=$SLURM_JOB_NUM_NODES "
+                  f"--nproc_per_node={per_node} --rdzv_backend=c10d --rdzv_endpoint=$MASTER_ADDR:$MASTER_PORT {command}")
+        signal = f"--signal=TERM@{job.signal_seconds}"  # torchrun passes SIGTERM on to its workers
+    else:
+        raise ValueError(f"pretrain.launcher {job.launcher!r}: use srun or torchrun")
+    values = {"config": shlex.quote(job.config), "overrides": _args(overrides), "launch": launch,
+              "max_restarts": job.max_restarts}
+    return _render("pretrain", "pretrain", "biomatrix-pretrain", resources, cluster, values,
+                   extra=(signal, "--requeue", "--open-mode=append"))
+
+
+def convert_script(config: SlurmConfig, extra_overrides: tuple[str, ...] = ()) -> Script:
+    job = config.convert
+    output = Path(_pretrain_config(config, [*config.pretrain.overrides, *extra_overrides]).output)
+    values = {"checkpoint": shlex.quote(job.checkpoint or str(output / "checkpoints")),
+              "out": shlex.quote(job.out or str(output / "hf")), "dtype": job.dtype}
+    return _render("convert", "convert", "biomatrix-convert", job.resources, config.cluster, values)
+
+
+def submit(script: Script, config: SlurmConfig, after: Optional[str] = None) -> str:
+    """Write the script under <folder>/scripts and sbatch it; returns the job id."""
+    folder = Path(config.cluster.folder)
+    (folder / "logs").mkdir(parents=True, exist_ok=True)
+    (folder / "scripts").mkdir(parents=True, exist_ok=True)
+    path = folder / "scripts" / f"{script.name}-{datetime.datetime.now():%Y%m%d-%H%M%S-%f}.sbatch"
+    path.write_text(script.text)
+    command = ["sbatch", "--parsable"]
+    if after:
+        command += [f"--dependency=afterok:{after}", "--kill-on-invalid-dep=yes"]
+    done = subprocess.run([*command, str(path)], capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"sbatch {path} failed: {done.stderr.strip()}")
+    return done.stdout.strip().split(";")[0]
+
+
+def submit_chain(scripts: list[Script], config: SlurmConfig, after: Optional[str] = None) -> list[str]:
+    ids = []
+    for script in scripts:
+        after = submit(script, config, after)
+        ids.append(after)
+    return ids

@@ -1,0 +1,163 @@
+"""Every stage as a real Slurm job on the local cluster: the sharding arrays give the local
+executor's bytes; a 2-task srun job trains at TP=2; a job preempted mid-run checkpoints, requeues
+itself, resumes and ends on the uninterrupted run's loss; the pipeline takes raw data to an HF
+directory transformers loads, and a failing stage cancels its dependents."""
+
+import json
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from slurm.environment import torch_distributed_env
+
+ROOT = Path(__file__).resolve().parents[2]
+TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE"}
+SOURCES = {
+    "chebi": {"reader": "chebi_obo", "paths": ["packaged:chebi_obo"], "limit": 300},
+    "genes": {"reader": "fasta", "paths": ["packaged:pyrodigal_protein_fastas"], "limit": 200},
+    "swissprot": {"reader": "swissprot", "paths": ["packaged:emboss_swissprot"], "limit": 3},
+}
+STEPS = 12
+
+
+def _biomatrix(*arguments: str) -> dict:
+    done = subprocess.run([sys.executable, "-m", "launch.cli", *arguments], capture_output=True, text=True, cwd=ROOT,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def _job(job_id: str) -> dict:
+    text = subprocess.run(["scontrol", "show", "job", job_id], capture_output=True, text=True, check=True).stdout
+    return dict(re.findall(r"(\w+)=(\S*)", text))
+
+
+def _wait(job_id: str, timeout: float = 600) -> dict:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        job = _job(job_id)
+        if job["JobState"] in TERMINAL:
+            return job
+        time.sleep(0.5)
+    subprocess.run(["scancel", job_id])
+    raise AssertionError(f"job {job_id} still {job['JobState']} after {timeout} s")
+
+
+def _log(job: dict) -> str:
+    return Path(job["StdOut"]).read_text()
+
+
+def _losses(log: str) -> dict[int, float]:
+    records = [json.loads(line) for line in log.splitlines() if line.startswith('{"step"') and '"loss"' in line]
+    return {r["step"]: r["loss"] for r in records}
+
+
+@pytest.fixture(scope="module")
+def workspace(tmp_path_factory, cluster):
+    root = tmp_path_factory.mktemp("slurm")
+    data = root / "data.yaml"
+    data.write_text(yaml.safe_dump({"out": str(root / "local"), "records_per_unit": 200, "sources": SOURCES}))
+    return root, data
+
+
+def _settings(root: Path, data: Path, name: str, *pretrain: str) -> list[str]:
+    overrides = [f"output={root / name}", "data.split=100,0,0", "validation.every=0", f"schedule.train_steps={STEPS}",
+                 "parallel.tensor=2", *pretrain]
+    return ["--set", f"cluster.folder={root / 'slurm'}", "--set", f"shard.config={data}",
+            "--set", f"shard.overrides=[out={root / name / 'data'}]", "--set", f"pretrain.overrides={json.dumps(overrides)}"]
+
+
+def test_slurm_variables_become_torch_distributed_ones(cluster):
+    variables = torch_distributed_env({"SLURM_JOB_ID": "123456", "SLURM_JOB_NODELIST": "gpu[07-08]", "SLURM_STEP_ID": "0",
+                                       "SLURM_PROCID": "9", "SLURM_LOCALID": "1", "SLURM_NTASKS": "16"})
+    assert variables == {"MASTER_ADDR": "gpu07", "MASTER_PORT": str(15000 + 123456 % 20000), "RANK": "9",
+                         "LOCAL_RANK": "1", "WORLD_SIZE": "16"}
+
+
+def test_rendered_scripts_carry_the_cluster_settings(cluster):
+    done = subprocess.run([sys.executable, "-m", "launch.cli", "slurm", "submit", "pretrain", "--dry-run", "--config",
+                           str(ROOT / "launch/configs/slurm/h100.yaml"), "--set", "pretrain.launcher=torchrun"],
+                          capture_output=True, text=True, cwd=ROOT, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    script = done.stdout
+    for line in ("#SBATCH --nodes=4", "#SBATCH --gpus-per-node=8", "#SBATCH --ntasks-per-node=1", "#SBATCH --partition=gpu",
+                 "#SBATCH --account=my-account", "#SBATCH --qos=normal", "#SBATCH --signal=TERM@600", "#SBATCH --requeue",
+                 "#SBATCH --exclusive", "--container-image=nvcr.io/nvidia/pytorch:25.09-py3", "--nproc_per_node=8",
+                 "export CUDA_DEVICE_MAX_CONNECTIONS=1", "scontrol requeue"):
+        assert line in script, line
+
+
+@pytest.fixture(scope="module")
+def shards(workspace):
+    """The small corpus built by the three sharding jobs (normalize array, compose array, merge)."""
+    root, data = workspace
+    jobs = _biomatrix("slurm", "submit", "shard", "--config", str(ROOT / "launch/configs/slurm/local.yaml"),
+                      *_settings(root, data, "sharded"))["jobs"]
+    states = {name: _wait(job)["JobState"] for name, job in jobs.items()}
+    assert states == {"biomatrix-normalize": "COMPLETED", "biomatrix-compose": "COMPLETED", "biomatrix-merge": "COMPLETED"}
+    return root / "sharded" / "data" / "shards"
+
+
+def test_sharding_arrays_give_the_local_executors_bytes(workspace, shards):
+    from data_pipeline.build import build
+    from data_pipeline.config import DataConfig
+    from launch.config import load_config
+
+    root, data = workspace
+    build(load_config(DataConfig, data), workers=1, progress=False)
+    local = root / "local" / "shards"
+    files = sorted(p.relative_to(local) for p in local.rglob("*") if p.suffix in (".bin", ".idx"))
+    assert len(files) > 6
+    assert all((local / f).read_bytes() == (shards / f).read_bytes() for f in files)
+    # blend.txt names each build's own absolute prefixes; the weights and the order are the same
+    assert (local / "blend.txt").read_text().replace(str(local), "") == (shards / "blend.txt").read_text().replace(str(shards), "")
+
+
+def _pretrain(root: Path, data: Path, shards: Path, name: str, *overrides: str) -> str:
+    return _biomatrix("slurm", "submit", "pretrain", "--config", str(ROOT / "launch/configs/slurm/local.yaml"),
+                      *_settings(root, data, name, f"data.shards={shards}", *overrides))["jobs"]["biomatrix-pretrain"]
+
+
+def test_two_task_job_trains_at_tp2_and_a_preempted_job_resumes_to_the_same_loss(workspace, shards):
+    root, data = workspace
+    uninterrupted = _wait(_pretrain(root, data, shards, "whole"))
+    assert uninterrupted["JobState"] == "COMPLETED", _log(uninterrupted)[-3000:]
+    reference = _losses(_log(uninterrupted))
+    assert sorted(reference) == list(range(1, STEPS + 1)) and reference[STEPS] < reference[1] - 0.3
+    preempted = _pretrain(root, data, shards, "preempted", "checkpoint.save_every=0")
+    deadline = time.monotonic() + 300
+    while not any(step >= 3 for step in _losses(Path(_job(preempted)["StdOut"]).read_text() if Path(
+            _job(preempted)["StdOut"]).exists() else "")):
+        assert time.monotonic() < deadline and _job(preempted)["JobState"] in ("PENDING", "RUNNING")
+        time.sleep(0.5)
+    subprocess.run(["scancel", "--signal=USR1", preempted], check=True)  # what --signal=USR1@N sends before the limit
+    job = _wait(preempted)
+    log = _log(job)
+    assert job["JobState"] == "COMPLETED" and int(job["Restarts"]) == 1, log[-3000:]
+    assert '"event": "exit_signal", "signal": "SIGUSR1"' in log and "requeueing job" in log and '"event": "resumed"' in log
+    assert _losses(log)[STEPS] == reference[STEPS]
+
+
+def test_pipeline_reaches_a_transformers_directory_and_a_failure_cancels_dependents(workspace):
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    root, data = workspace
+    config = ["--config", str(ROOT / "launch/configs/slurm/local.yaml")]
+    jobs = _biomatrix("slurm", "pipeline", *config, *_settings(root, data, "pipeline", "schedule.train_steps=4",
+                                                               "schedule.warmup_steps=1"))["jobs"]
+    states = {name: _wait(job)["JobState"] for name, job in jobs.items()}
+    assert set(states.values()) == {"COMPLETED"}, states
+    out = root / "pipeline" / "hf"
+    model = AutoModelForCausalLM.from_pretrained(out)
+    assert AutoTokenizer.from_pretrained(out).vocab_size <= model.config.vocab_size
+    failing = _pretrain(root, data, root / "pipeline" / "data" / "shards", "broken", "schedule.global_batch=7")
+    dependent = _biomatrix("slurm", "submit", "convert", "--after", failing, *config,
+                           *_settings(root, data, "broken"))["jobs"]["biomatrix-convert"]
+    assert _wait(failing)["JobState"] == "FAILED"
+    cancelled = _wait(dependent)
+    assert cancelled["JobState"] == "CANCELLED" and "Dependency" in cancelled["Reason"]
