@@ -21,7 +21,7 @@ from megatron_bio.model.recipes import ModelConfig
 from megatron_bio.tokenizer.config import TokenizerConfig
 
 from .mapping import TIED_HF_KEYS, TO_MEGATRON, expand
-from .runtime import DTYPES, bare_model, peak_memory_gb, single_process
+from .runtime import DTYPES, bare_model, peak_memory_gb, initialize
 
 MODEL_FORMAT = "biomatrix-model-1"
 ARCHITECTURES = ("Qwen3ForCausalLM",)
@@ -45,16 +45,15 @@ class SafetensorsDirectory:
             raise FileNotFoundError(f"{folder}: no model.safetensors or model.safetensors.index.json "
                                     "(only safetensors weights are read)")
         self.folder, self.files = folder, files
-        self._handles: dict[str, object] = {}
 
     def keys(self) -> set[str]:
         return set(self.files)
 
     def get(self, key: str):
-        name = self.files[key]
-        if name not in self._handles:
-            self._handles[name] = safe_open(self.folder / name, "pt")
-        return self._handles[name].get_tensor(key)
+        """One tensor, copied out of its file's memory map; the map is closed again at once, so
+        the pages read do not pile up in this process's resident memory."""
+        with safe_open(self.folder / self.files[key], "pt") as handle:
+            return handle.get_tensor(key)
 
     def nbytes(self) -> int:
         return sum((self.folder / name).stat().st_size for name in set(self.files.values()))
@@ -115,7 +114,7 @@ def hf_to_megatron(hf_dir: str, out: str, dtype: Optional[str] = None, tokenizer
     vocab_size = grown.vocab_size if grown is not None else hf_config.vocab_size
     rows = padded_rows(vocab_size)
     target = DTYPES[dtype] if dtype else weights.get(rules[0][1][0]).dtype
-    single_process()
+    initialize()
     megatron = bare_model(model, rows, target)
     parameters = dict(megatron.named_parameters())
     for megatron_key, hf_keys, kind in rules:

@@ -60,10 +60,9 @@ def expand(model: ModelConfig) -> list[tuple[str, tuple[str, ...], str]]:
     for rule in RULES:
         if rule.megatron == "output_layer.weight" and model.tie_embeddings:
             continue
-        layers = range(model.num_layers) if LAYER in rule.megatron else [None]
-        for layer in layers:
-            name = (lambda key: key.replace(LAYER, str(layer))) if layer is not None else (lambda key: key)
-            rules.append((name(rule.megatron), tuple(name(k) for k in rule.hf), rule.kind))
+        for layer in (range(model.num_layers) if LAYER in rule.megatron else [""]):
+            rules.append((rule.megatron.replace(LAYER, str(layer)), tuple(k.replace(LAYER, str(layer)) for k in rule.hf),
+                          rule.kind))
     return rules
 
 

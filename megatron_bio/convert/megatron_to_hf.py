@@ -21,7 +21,7 @@ from megatron_bio.model.recipes import ModelConfig
 from megatron_bio.tokenizer.config import TokenizerConfig
 
 from .mapping import TO_HF, expand
-from .runtime import DTYPES, bare_model, peak_memory_gb, single_process
+from .runtime import DTYPES, bare_model, peak_memory_gb, initialize
 
 EMBEDDING = "embedding.word_embeddings.weight"
 INDEX = "model.safetensors.index.json"
@@ -67,7 +67,7 @@ class ShardWriter:
 
 
 def read_checkpoint(path: str) -> tuple[Path, dict, ModelConfig, dict]:
-    """(folder, common entries, model shape, saved tensor shapes); a checkpoint of another
+    """(folder, common entries, model shape, saved tensors' metadata); a checkpoint of another
     architecture or without this stack's entries is refused with the reason."""
     from megatron.core import dist_checkpointing
 
@@ -79,14 +79,15 @@ def read_checkpoint(path: str) -> tuple[Path, dict, ModelConfig, dict]:
     if model_entry is None or "vocab_size" not in common:
         raise ValueError(f"{folder}: no model config / vocab_size entries: not a checkpoint written by this stack")
     model = from_dict(ModelConfig, model_entry, "checkpoint config.model")
-    saved = {key: tuple(t.global_shape) for key, t in dist_checkpointing.load_tensors_metadata(str(folder)).items()}
+    saved = dist_checkpointing.load_tensors_metadata(str(folder))
     expected = {"decoder.layers.self_attention.linear_qkv.weight":
                 (model.num_layers, (model.num_attention_heads + 2 * model.num_query_groups) * model.kv_channels,
                  model.hidden_size),
                 "decoder.layers.mlp.linear_fc2.weight": (model.num_layers, model.hidden_size, model.ffn_hidden_size)}
     for key, shape in expected.items():
-        if saved.get(key) != shape:
-            raise ValueError(f"{folder}: {key} is {saved.get(key)}, a Qwen3 model of the recorded config has {shape}: "
+        found = tuple(saved[key].global_shape) if key in saved else None
+        if found != shape:
+            raise ValueError(f"{folder}: {key} is {found}, a Qwen3 model of the recorded config has {shape}: "
                              "a checkpoint of another architecture")
     return folder, common, model, saved
 
@@ -95,7 +96,6 @@ def megatron_to_hf(path: str, out: str, dtype: str = "bf16", tokenizer: Optional
                    max_shard_bytes: int = 2 * 1024**3) -> dict:
     """Export; `tokenizer` overrides the one the checkpoint records (imported plain Qwen3 records none)."""
     from megatron.core import dist_checkpointing
-    from megatron.core.dist_checkpointing import load_tensors_metadata
     from transformers import GenerationConfig
 
     started = time.perf_counter()
@@ -110,9 +110,9 @@ def megatron_to_hf(path: str, out: str, dtype: str = "bf16", tokenizer: Optional
     if built is not None and built.vocab_size != vocab_size:
         raise ValueError(f"the tokenizer has {built.vocab_size} tokens, the checkpoint's vocabulary {vocab_size}: "
                          "not the tokenizer this model was trained with")
-    rows = saved[EMBEDDING][0]
-    single_process()
-    megatron = bare_model(model, rows, load_tensors_metadata(str(folder))[EMBEDDING].dtype)
+    rows = saved[EMBEDDING].global_shape[0]
+    initialize()
+    megatron = bare_model(model, rows, saved[EMBEDDING].dtype)
     loaded = dist_checkpointing.load({"model": megatron.sharded_state_dict()}, str(folder))
     megatron.load_state_dict(loaded["model"])
     del loaded

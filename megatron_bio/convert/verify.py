@@ -4,32 +4,19 @@ the same token ids; their logits over the real vocabulary are compared."""
 
 from __future__ import annotations
 
-import os
-
 import torch
-import torch.distributed as dist
 
 from .megatron_to_hf import read_checkpoint
-from .runtime import bare_model
+from .runtime import bare_model, initialize
 
 
 def compare_logits(hf_dir: str, checkpoint: str, tokens: int = 32, seed: int = 0) -> dict:
     """Max and mean absolute logit difference (float32 on both sides), on every rank."""
-    from megatron.core import dist_checkpointing, parallel_state
-    from megatron.core.tensor_parallel import gather_from_tensor_model_parallel_region, model_parallel_cuda_manual_seed
+    from megatron.core import dist_checkpointing
+    from megatron.core.tensor_parallel import gather_from_tensor_model_parallel_region
     from transformers import AutoModelForCausalLM
 
-    from megatron_bio import cpu_compat
-
-    cpu_compat.activate()
-    if not dist.is_initialized():
-        if "RANK" not in os.environ:
-            os.environ.update(RANK="0", WORLD_SIZE="1", MASTER_ADDR="127.0.0.1", MASTER_PORT="29517")
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    tensor_parallel = dist.get_world_size()
-    if not parallel_state.model_parallel_is_initialized():
-        parallel_state.initialize_model_parallel(tensor_parallel, 1)
-        model_parallel_cuda_manual_seed(seed)
+    tensor_parallel = initialize()
     folder, common, model, _ = read_checkpoint(checkpoint)
     vocab_size = common["vocab_size"]
     hf = AutoModelForCausalLM.from_pretrained(hf_dir, dtype=torch.float32)
