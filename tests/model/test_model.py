@@ -97,3 +97,24 @@ def test_model_info_prints_the_counts():
     assert info["qwen3_base"]["total"] == _recipe("pretrain_1p7b").model.parameter_count(QWEN3_VOCAB_SIZE)["total"]
     assert info["biomatrix_padded_for_tp"]["vocab_rows"] % 128 == 0
     assert info["biomatrix"]["non_embedding"] == info["qwen3_base"]["non_embedding"]
+
+
+@pytest.mark.parametrize("name", ["pretrain_1p7b", "pretrain_4b", "tiny"])
+def test_model_flops_are_six_per_matmul_parameter_plus_attention(name):
+    from megatron_bio.training.flops import training_flops_per_token
+
+    model = _recipe(name).model
+    counts = model.parameter_count(QWEN3_VOCAB_SIZE)
+    norms = model.num_layers * (2 * model.hidden_size + 2 * model.kv_channels) + model.hidden_size
+    matmul_parameters = counts["non_embedding"] - norms + counts["embedding"]  # the logit layer reads the (tied) table
+    assert training_flops_per_token(model, QWEN3_VOCAB_SIZE, 0) == 6 * matmul_parameters
+    attention = 3 * 2 * 2 * model.num_layers * model.num_attention_heads * model.kv_channels  # QK^T and AV, x3 for training
+    assert training_flops_per_token(model, QWEN3_VOCAB_SIZE, 8192) - 6 * matmul_parameters == attention * 8192
+
+
+def test_mfu_peaks_by_device_name():
+    from megatron_bio.training.flops import peak_tflops
+
+    assert peak_tflops("NVIDIA H100 80GB HBM3") == peak_tflops("NVIDIA H200") == 989.4
+    assert peak_tflops("NVIDIA H100 PCIe") == 756.0 and peak_tflops("NVIDIA A100-SXM4-80GB") == 312.0
+    assert peak_tflops("Intel Xeon") is None
