@@ -65,3 +65,26 @@ def test_torsion_baseline_codes_are_per_residue_invariant_and_stable(chains, tmp
     assert np.array_equal(TorsionCodebook.load(tmp_path / "codebook.safetensors").encode(backbone), codes)
     with pytest.raises(ValueError, match="cannot seed"):
         TorsionCodebook.fit([backbone[:5]], codes=32)
+
+
+def test_corpus_deduplicates_and_splits_by_similarity():
+    from pathlib import Path
+
+    from megatron_bio.structure.protein.corpus import read_corpus, similar, similarity_groups, split
+
+    files = sorted(Path(THESEUS, "cytochromes").glob("*.pdb*")) + [Path(THESEUS, f"{n}.pdb.gz") for n in ("1s40", "2sdf", "1adz")]
+    chains, rejected = read_corpus(files + files[:2])
+    assert rejected["duplicate sequence"] >= 2  # the two files read twice
+    assert rejected["non-protein chain: nucleic acid"] == 1  # 1adz holds DNA besides its protein
+    assert len({c.sequence for c in chains}) == len(chains)
+    cytochromes = [c for c in chains if c.name.startswith("d1")]
+    assert len(cytochromes) >= 5
+    assert similar(cytochromes[0].sequence, cytochromes[1].sequence, 0.3)
+    unrelated = next(c for c in chains if c.name.startswith("1s40"))
+    assert not similar(cytochromes[0].sequence, unrelated.sequence, 0.3)  # 108 vs 187 residues
+    groups = similarity_groups([c.sequence for c in chains])
+    assert len({g for c, g in zip(chains, groups) if c in cytochromes}) == 1
+    train, held_out = split(chains, held_out=0.5)
+    assert len(train) + len(held_out) == len(chains)
+    assert not {c.sequence for c in cytochromes} & {c.sequence for c in train} or \
+        not {c.sequence for c in cytochromes} & {c.sequence for c in held_out}  # a family stays on one side
