@@ -1,4 +1,5 @@
-"""`biomatrix structure molecule encode|decode|train|eval|inventory`: the molecule 3D structure tokenizer."""
+"""`biomatrix structure molecule encode|decode|train|eval|inventory`: the molecule 3D structure tokenizer
+(`biomatrix structure protein ...`: launch/commands/protein_structure.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from launch.commands import config_command
+from launch.commands import config_command, protein_structure
 from launch.config import load_config
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "structure_molecule.yaml"
@@ -203,3 +204,4 @@ def register(stages: argparse._SubParsersAction) -> None:
 
     evaluation = command("eval", _eval, "reconstruction figures, released vs ours, on held-out QM9")
     evaluation.add_argument("--results", help=f"append the table to this file (e.g. {RESULTS})")
+    protein_structure.register_into(kinds)

@@ -88,3 +88,16 @@ def test_corpus_deduplicates_and_splits_by_similarity():
     assert len(train) + len(held_out) == len(chains)
     assert not {c.sequence for c in cytochromes} & {c.sequence for c in train} or \
         not {c.sequence for c in cytochromes} & {c.sequence for c in held_out}  # a family stays on one side
+
+
+def test_a_written_backbone_reads_back(chains, tmp_path):
+    from megatron_bio.structure.protein.chains import write_backbone
+
+    sequence, backbone = chains[0]
+    for suffix in (".pdb", ".cif"):
+        path = write_backbone(backbone, sequence, tmp_path / f"chain{suffix}")
+        (read,) = list(read_chains(path))
+        assert read.sequence == sequence
+        assert np.allclose(np.asarray(read.backbone), backbone, atol=1e-3)
+    with pytest.raises(ValueError, match="letters"):
+        write_backbone(backbone, sequence[:-1], tmp_path / "short.pdb")

@@ -302,3 +302,23 @@ def read_chains(path: str | Path, config: ChainFilter = ChainFilter()) -> Iterat
 
 def _first_line(error: BaseException) -> str:
     return (str(error).strip().splitlines() or [type(error).__name__])[0]
+
+
+def write_backbone(backbone: np.ndarray, sequence: str, path: str | Path, chain_id: str = "A") -> Path:
+    """A (residues, 3, 3) N/CA/C backbone as a PDB or mmCIF file (by suffix), residues named from
+    the sequence's letters (X -> UNK)."""
+    import biotite.structure as struc
+    from biotite.sequence import ProteinSequence
+    from biotite.structure.io import save_structure
+
+    if len(backbone) != len(sequence):
+        raise ValueError(f"{len(backbone)} residues of coordinates, {len(sequence)} letters")
+    atoms = struc.AtomArray(3 * len(sequence))
+    atoms.coord = np.asarray(backbone, dtype=np.float32).reshape(-1, 3)
+    atoms.chain_id[:] = chain_id
+    atoms.res_id = np.repeat(np.arange(1, len(sequence) + 1), 3)
+    atoms.res_name = np.repeat([ProteinSequence.convert_letter_1to3(s) if s != "X" else "UNK" for s in sequence], 3)
+    atoms.atom_name = np.tile(BACKBONE_ATOMS, len(sequence))
+    atoms.element = np.tile(["N", "C", "C"], len(sequence))
+    save_structure(str(path), atoms)
+    return Path(path)
