@@ -37,7 +37,8 @@ class TorsionCodebook:
         points = np.concatenate([features(residue_torsions(b)) for b in backbones])
         if len(points) < codes:
             raise ValueError(f"{len(points)} residues cannot seed {codes} codes")
-        centroids, _ = kmeans2(points, codes, iter=iterations, minit="++", seed=seed)
+        # Random data points as seeds: scipy's k-means++ seeding is quadratic in the number of codes.
+        centroids, _ = kmeans2(points, codes, iter=iterations, minit="points", seed=seed)
         return cls(centroids.astype(np.float64))
 
     def encode(self, backbone: np.ndarray) -> np.ndarray:
