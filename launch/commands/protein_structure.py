@@ -85,7 +85,7 @@ def _eval(args: argparse.Namespace) -> int:
                  "groups from the training chains (megatron_bio/structure/protein/corpus.py).\n",
                  "| tokenizer | TM mean | TM median | RMSD mean A | RMSD median A | used codes | perplexity | "
                  "encode res/s | decode res/s |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-                 f"| torsion k-means + NeRF (baseline, {args.codebook}) | {report['tm_mean']:.3f} | "
+                 f"| torsion k-means + NeRF (baseline, {Path(args.codebook).name}) | {report['tm_mean']:.3f} | "
                  f"{report['tm_median']:.3f} | {report['rmsd_mean']:.2f} | {report['rmsd_median']:.2f} | {report['used']} | "
                  f"{report['perplexity']:.0f} | {report['encode_residues_per_s']:,.0f} | "
                  f"{report['decode_residues_per_s']:,.0f} |"]

@@ -101,3 +101,11 @@ def test_a_written_backbone_reads_back(chains, tmp_path):
         assert np.allclose(np.asarray(read.backbone), backbone, atol=1e-3)
     with pytest.raises(ValueError, match="letters"):
         write_backbone(backbone, sequence[:-1], tmp_path / "short.pdb")
+
+
+def test_missing_atoms_are_refused_by_the_metric(chains):
+    sequence, backbone = chains[0]
+    holed = backbone.copy()
+    holed[3, 0] = np.nan
+    with pytest.raises(ValueError, match="missing atoms"):
+        tm_score(holed, backbone, sequence)

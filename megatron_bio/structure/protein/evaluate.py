@@ -34,8 +34,11 @@ def evaluate(tokenizer: Tokenizer, chains: list[ProteinChain]) -> dict:
         decoded = tokenizer.decode(codes)
         decode_s += time.perf_counter() - start
         all_codes.append(codes)
-        rows.append((len(chain.sequence), tm_score(chain.backbone, decoded, chain.sequence),
-                     backbone_rmsd(chain.backbone, decoded)))
+        # Residues missing a backbone atom in the file (chains may lack up to 10%) are not scored.
+        whole = ~np.isnan(chain.backbone).any(axis=(1, 2))
+        letters = "".join(np.array(list(chain.sequence))[whole])
+        rows.append((len(chain.sequence), tm_score(chain.backbone[whole], decoded[whole], letters),
+                     backbone_rmsd(chain.backbone[whole], decoded[whole])))
     lengths, tms, rmsds = (np.array(column) for column in zip(*rows))
     residues = int(lengths.sum())
     bins = {f"{low}-{high if high < 10_000 else ''}": {"chains": int(m.sum()), "tm_mean": float(tms[m].mean()),

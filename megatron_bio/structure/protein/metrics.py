@@ -18,6 +18,8 @@ def tm_score(reference: np.ndarray, model: np.ndarray, sequence: str) -> float:
 
     if len(reference) != len(model) or len(sequence) != len(reference):
         raise ValueError(f"{len(reference)} reference residues, {len(model)} model residues, {len(sequence)} letters")
+    if np.isnan(reference).any() or np.isnan(model).any():
+        raise ValueError("missing atoms (NaN): score the residues whose N, CA and C are all present")
     result = tm_align(np.ascontiguousarray(model[:, CA], dtype=np.float64),
                       np.ascontiguousarray(reference[:, CA], dtype=np.float64), sequence, sequence,
                       [sequence, sequence])
