@@ -22,7 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
+from results import RESULTS, publish
+
 RECIPE = Path(__file__).resolve().parents[1] / "launch" / "configs" / "pretrain_1p7b.yaml"
 
 
@@ -110,10 +111,7 @@ def main() -> None:
                                     ("Megatron -> HF", "ours (biomatrix convert megatron-to-hf)", to_hf)]:
         lines.append(f"| {direction} | {name} | {report['seconds']:.1f} | {report['peak_memory_gb']:.2f} | "
                      f"{report['peak_memory_gb'] * 1e9 / size:.2f} |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    with open(args.results, "a") as handle:
-        handle.write(text)
+    publish(lines, args.results)
 
 
 if __name__ == "__main__":

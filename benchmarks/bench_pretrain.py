@@ -22,8 +22,8 @@ import time
 from pathlib import Path
 
 import torch
+from results import RESULTS, publish
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
 TINY = Path(__file__).resolve().parents[1] / "launch" / "configs" / "tiny.yaml"
 
 
@@ -162,10 +162,7 @@ def main() -> None:
         lines.append(f"| {name} | {r['step_s']:.3f} | {tokens / r['step_s']:,.0f} | {tflops:.3f} | "
                      f"{f'{tflops / peak:.1%}' if peak else 'n/a (CPU)'} | {r['save_s']:.2f} | {r['load_s']:.2f} | "
                      f"{r['bytes'] / 1e6:.1f} |")
-    text = "\n".join(lines) + "\n"
-    print(text)
-    with open(args.results, "a") as handle:
-        handle.write(text)
+    publish(lines, args.results)
 
 
 if __name__ == "__main__":

@@ -20,7 +20,8 @@ from pathlib import Path
 
 import yaml
 
-RESULTS = Path(__file__).with_name("RESULTS.md")
+from results import RESULTS, publish
+
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = {
     "chebi": {"reader": "chebi_obo", "paths": ["packaged:chebi_obo"], "limit": 1200},
@@ -80,10 +81,7 @@ def main() -> None:
              f"| Slurm: normalize array -> compose array -> merge (ours) | {slurm_seconds:.1f} | "
              f"{len(jobs)} jobs, {2 * units + 1} tasks |",
              f"| Slurm: one empty job, submission to completion | {empty_seconds:.1f} | the per-job floor |"]
-    text = "\n".join(lines) + "\n"
-    print(text)
-    with open(args.results, "a") as handle:
-        handle.write(text)
+    publish(lines, args.results)
 
 
 if __name__ == "__main__":
