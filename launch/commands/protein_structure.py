@@ -101,13 +101,14 @@ def register_into(kinds: argparse._SubParsersAction) -> None:
     protein = kinds.add_parser("protein", help="protein backbone structure tokens (<S_k>, one per residue)")
     commands = protein.add_subparsers(dest="command", required=True)
 
-    def command(name: str, run, help_text: str) -> argparse.ArgumentParser:
+    def command(name: str, run, help_text: str, split: bool = False) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text)
-        sub.add_argument("--held-out", type=float, default=0.2, help="share of similarity groups held out")
+        if split:  # the commands that read the corpus
+            sub.add_argument("--held-out", type=float, default=0.2, help="share of similarity groups held out")
         sub.set_defaults(run=run)
         return sub
 
-    baseline = command("baseline", _baseline, "fit the torsion k-means baseline on the training chains")
+    baseline = command("baseline", _baseline, "fit the torsion k-means baseline on the training chains", split=True)
     baseline.add_argument("--out", required=True, help=".safetensors codebook to write")
     baseline.add_argument("--codes", type=int, default=4096)
     baseline.add_argument("--seed", type=int, default=0)
@@ -119,6 +120,7 @@ def register_into(kinds: argparse._SubParsersAction) -> None:
     decode.add_argument("--codebook", required=True)
     decode.add_argument("--input", required=True)
     decode.add_argument("--out", required=True, help="folder for the PDB files")
-    evaluation = command("eval", _eval, "reconstruction on the held-out chains (TM-score, RMSD, usage, speed)")
+    evaluation = command("eval", _eval, "reconstruction on the held-out chains (TM-score, RMSD, usage, speed)",
+                         split=True)
     evaluation.add_argument("--codebook", required=True)
     evaluation.add_argument("--results", help=f"append the table to this file (e.g. {RESULTS})")
