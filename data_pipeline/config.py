@@ -51,7 +51,7 @@ class NormalizeConfig:
     molecule_structure: str = "released"  # structure tokenizer checkpoint: released (BioMatrix's codes), ours, a path
     # A protein structure tokenizer is used when megatron_bio.structure.protein provides one
     # (issue 8); until then protein structure codes are not produced and protein/3d stays empty.
-    protein_structure: str = "auto"  # auto | none
+    protein_structure: str = "auto"  # auto (the default protein backbone tokenizer) | none | torsion | vqvae | a file
     conformer_seed: int = 42
     max_heavy_atoms: int = 60  # larger SMILES-only molecules get no generated conformer
     batch_size: int = 128

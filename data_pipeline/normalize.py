@@ -12,6 +12,7 @@ is written and the lost field is counted under `fields_dropped`, so nothing disa
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import unicodedata
 from collections import Counter
@@ -63,15 +64,14 @@ def _share(key: str, fraction: float) -> bool:
 
 
 def protein_structure_encoder(config: NormalizeConfig) -> tuple[Optional[Callable], str]:
-    """The protein structure tokenizer when one exists (and `auto`), else None and why not."""
+    """The protein structure tokenizer's encoder (`auto`: the default one; or a name or file of
+    `megatron_bio.structure.protein.codec.load`), else None and why not."""
     if config.protein_structure == "none":
         return None, "disabled by normalize.protein_structure=none"
-    try:
-        from megatron_bio.structure.protein.codec import ProteinStructureTokenizer
-    except ImportError:
-        return None, "megatron_bio.structure.protein has no tokenizer yet (issue 8): protein structure codes are not produced"
-    tokenizer = ProteinStructureTokenizer.from_checkpoint("released" if config.protein_structure == "auto" else config.protein_structure)
-    return tokenizer.encode_backbone, "megatron_bio.structure.protein"
+    from megatron_bio.structure.protein.codec import DEFAULT, encode_chain, load
+
+    tokenizer = load(DEFAULT if config.protein_structure == "auto" else config.protein_structure)
+    return functools.partial(encode_chain, tokenizer), "megatron_bio.structure.protein"
 
 
 class Normalizer:

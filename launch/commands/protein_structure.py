@@ -1,8 +1,7 @@
-"""`biomatrix structure protein baseline|encode|decode|eval`: protein backbone structure tokens.
+"""`biomatrix structure protein train|fit-torsion|encode|decode|eval`: protein backbone structure tokens.
 
-Today the tokenizer behind these commands is the non-learned baseline (torsion k-means + NeRF,
-`megatron_bio/structure/protein/baseline.py`), fitted on the training side of the corpus split;
-the learned tokenizer of issue 8 takes the same commands.
+Every command that takes `--tokenizer` accepts a name of `megatron_bio.structure.protein.codec`
+(`torsion`, the default; `baseline`; `vqvae`) or a path to either kind of file.
 """
 
 from __future__ import annotations
@@ -14,84 +13,116 @@ import platform
 import sys
 from pathlib import Path
 
+from launch.commands import config_command
+from launch.config import load_config
+
+DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "structure_protein.yaml"
 RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "RESULTS.md"
 
 
-def _corpus(args: argparse.Namespace):
-    from megatron_bio.structure.protein.corpus import read_corpus, split, structure_files
+def _train(args: argparse.Namespace) -> int:
+    from megatron_bio.structure.protein.corpus import training_corpus
+    from megatron_bio.structure.protein.train import ProteinTrainConfig, Trainer
 
-    chains, rejected = read_corpus(structure_files())
-    train, held_out = split(chains, args.held_out)
-    print(json.dumps({"chains": len(chains), "train": len(train), "held_out": len(held_out), "rejected": rejected}),
-          file=sys.stderr)
-    return train, held_out
+    config = load_config(ProteinTrainConfig, args.config, args.set)
+    train, held_out, report = training_corpus(config.sources, config.held_out)
+    print(json.dumps({"corpus": report, "train_chains": len(train), "train_residues": sum(len(c.sequence) for c in train)}),
+          flush=True)
+    out = Path(config.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with open(out.with_suffix(".log.jsonl"), "a") as log_file:
+        def log(record: dict) -> None:
+            line = json.dumps(record)
+            print(line, flush=True)
+            log_file.write(line + "\n")
+            log_file.flush()
+
+        Trainer(config, train, held_out, log).run(checkpoint=out)
+    print(json.dumps({"weights": str(out)}))
+    return 0
 
 
-def _baseline(args: argparse.Namespace) -> int:
-    from megatron_bio.structure.protein.baseline import TorsionCodebook
+def _fit_torsion(args: argparse.Namespace) -> int:
+    from megatron_bio.structure.protein.corpus import training_corpus
+    from megatron_bio.structure.protein.torsion import TorsionCodebook
 
-    train, _ = _corpus(args)
+    train, _, report = training_corpus(args.sources, args.held_out)
     book = TorsionCodebook.fit([c.backbone for c in train], codes=args.codes, seed=args.seed)
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     book.save(Path(args.out))
-    print(json.dumps({"codebook": args.out, "codes": args.codes, "train_residues": sum(len(c.sequence) for c in train)}))
+    print(json.dumps({"codebook": args.out, "codes": args.codes, "corpus": report,
+                      "train_residues": sum(len(c.sequence) for c in train)}))
     return 0
 
 
 def _encode(args: argparse.Namespace) -> int:
-    from megatron_bio.structure.protein.baseline import TorsionCodebook
+    """JSON lines: {"id", "sequence", "codes", "tokens"} per kept chain, {"id", "rejected"} per other."""
     from megatron_bio.structure.protein.chains import read_chains
+    from megatron_bio.structure.protein.codec import load, structure_tokens
 
-    book = TorsionCodebook.load(Path(args.codebook))
+    tokenizer = load(args.tokenizer)
     out = open(args.out, "w") if args.out else sys.stdout
+    kept = rejected = 0
     for read in read_chains(args.input):
         if not hasattr(read, "backbone"):
+            rejected += 1
             print(json.dumps({"id": read.provenance.record_id, "rejected": read.reason}), file=out)
             continue
-        codes = book.encode(read.backbone).tolist()
+        codes = tokenizer.encode(read.backbone).tolist()
+        kept += 1
         print(json.dumps({"id": read.provenance.record_id, "sequence": read.sequence, "codes": codes,
-                          "tokens": "".join(f"<S_{c}>" for c in codes)}), file=out)
-    return 0
+                          "tokens": structure_tokens(codes)}), file=out)
+    print(json.dumps({"chains": kept, "rejected": rejected}), file=sys.stderr)
+    return 0 if kept else 1
 
 
 def _decode(args: argparse.Namespace) -> int:
+    """encode's JSON lines -> one backbone file per chain (N, CA, C; residue names from the sequence)."""
     import numpy as np
 
-    from megatron_bio.structure.protein.baseline import TorsionCodebook
     from megatron_bio.structure.protein.chains import write_backbone
+    from megatron_bio.structure.protein.codec import load
 
-    book = TorsionCodebook.load(Path(args.codebook))
+    tokenizer = load(args.tokenizer)
     folder = Path(args.out)
     folder.mkdir(parents=True, exist_ok=True)
-    for line in Path(args.input).read_text().splitlines():
+    for number, line in enumerate(Path(args.input).read_text().splitlines(), 1):
         record = json.loads(line)
         if "codes" not in record:
             continue
-        path = folder / f"{record['id'].replace(':', '_')}.pdb"
-        write_backbone(book.decode(np.array(record["codes"])), record["sequence"], path)
+        sequence = record.get("sequence") or "X" * len(record["codes"])
+        if len(sequence) != len(record["codes"]):
+            raise ValueError(f"{args.input}:{number} ({record.get('id')}): {len(sequence)} residues, {len(record['codes'])} codes")
+        path = folder / f"{record.get('id', number)}.{args.format}".replace(":", "_").replace("/", "_")
+        write_backbone(tokenizer.decode(np.array(record["codes"])), sequence, path)
         print(path)
     return 0
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from megatron_bio.structure.protein.baseline import TorsionCodebook
+    from megatron_bio.structure.protein.codec import TOKENIZERS, checkpoint_path, load
+    from megatron_bio.structure.protein.corpus import read_corpus, split, structure_files
     from megatron_bio.structure.protein.evaluate import ANCHORS, evaluate
 
-    _, held_out = _corpus(args)
-    report = evaluate(TorsionCodebook.load(Path(args.codebook)), held_out)
-    print(json.dumps(report, indent=1))
+    chains, rejected = read_corpus(structure_files())
+    _, held_out = split(chains, args.held_out)
+    print(json.dumps({"chains": len(chains), "held_out": len(held_out), "rejected": rejected}), file=sys.stderr)
+    reports = {name: evaluate(load(name), held_out) for name in args.tokenizer or list(TOKENIZERS)}
+    print(json.dumps(reports, indent=1))
     if args.results:
-        lines = [f"\n## Protein structure tokenizer: held-out chains ({datetime.date.today()}, {platform.machine()}, CPU)\n",
-                 f"{report['chains']} held-out chains ({report['residues']:,} residues), split by sequence-similarity "
-                 "groups from the training chains (megatron_bio/structure/protein/corpus.py).\n",
+        first = next(iter(reports.values()))
+        lines = [f"\n## Protein structure tokenizers: held-out chains ({datetime.date.today()}, {platform.machine()}, CPU)\n",
+                 f"{first['chains']} held-out chains ({first['residues']:,} residues): whole sequence-similarity groups "
+                 "of the packages' chains, never trained on (megatron_bio/structure/protein/corpus.py).\n",
                  "| tokenizer | TM mean | TM median | RMSD mean A | RMSD median A | used codes | perplexity | "
-                 "encode res/s | decode res/s |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
-                 f"| torsion k-means + NeRF (baseline, {Path(args.codebook).name}) | {report['tm_mean']:.3f} | "
-                 f"{report['tm_median']:.3f} | {report['rmsd_mean']:.2f} | {report['rmsd_median']:.2f} | {report['used']} | "
-                 f"{report['perplexity']:.0f} | {report['encode_residues_per_s']:,.0f} | "
-                 f"{report['decode_residues_per_s']:,.0f} |"]
-        lines += [f"| {name} (published) | {tm:.3f} | | {rmsd:.2f} | | | | | |" for name, (tm, rmsd) in ANCHORS.items()]
-        lines += ["", "By length: " + "; ".join(f"{b}: {v['chains']} chains, TM {v['tm_mean']:.3f}, RMSD {v['rmsd_mean']:.2f}"
-                                             for b, v in report["by_length"].items())]
+                 "encode res/s | decode res/s |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
+        lines += [f"| {name} ({checkpoint_path(name).name}) | {r['tm_mean']:.3f} | {r['tm_median']:.3f} | "
+                  f"{r['rmsd_mean']:.2f} | {r['rmsd_median']:.2f} | {r['used']} | {r['perplexity']:.0f} | "
+                  f"{r['encode_residues_per_s']:,.0f} | {r['decode_residues_per_s']:,.0f} |" for name, r in reports.items()]
+        lines += [f"| {name} (published, own test set) | {tm:.3f} | | {rmsd:.2f} | | | | | |" for name, (tm, rmsd) in ANCHORS.items()]
+        lines += [""] + [f"By length, {name}: " + "; ".join(f"{b}: {v['chains']} chains, TM {v['tm_mean']:.3f}, "
+                                                           f"RMSD {v['rmsd_mean']:.2f}" for b, v in r["by_length"].items())
+                         for name, r in reports.items()]
         with open(args.results, "a") as handle:
             handle.write("\n".join(lines) + "\n")
     return 0
@@ -101,26 +132,35 @@ def register_into(kinds: argparse._SubParsersAction) -> None:
     protein = kinds.add_parser("protein", help="protein backbone structure tokens (<S_k>, one per residue)")
     commands = protein.add_subparsers(dest="command", required=True)
 
-    def command(name: str, run, help_text: str, split: bool = False) -> argparse.ArgumentParser:
+    def command(name: str, run, help_text: str) -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text)
-        if split:  # the commands that read the corpus
-            sub.add_argument("--held-out", type=float, default=0.2, help="share of similarity groups held out")
         sub.set_defaults(run=run)
         return sub
 
-    baseline = command("baseline", _baseline, "fit the torsion k-means baseline on the training chains", split=True)
-    baseline.add_argument("--out", required=True, help=".safetensors codebook to write")
-    baseline.add_argument("--codes", type=int, default=4096)
-    baseline.add_argument("--seed", type=int, default=0)
+    def held_out(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--held-out", type=float, default=0.2, help="share of similarity groups held out")
+
+    def tokenizer(sub: argparse.ArgumentParser) -> None:
+        sub.add_argument("--tokenizer", default="torsion", help="torsion | baseline | vqvae | a .safetensors path")
+
+    config_command(commands, "train", _train, "train the VQ-VAE tokenizer (config: structure_protein.yaml)", DEFAULT_CONFIG)
+    fit = command("fit-torsion", _fit_torsion, "fit the 4,096-code torsion codebook (k-means) on the training chains")
+    held_out(fit)
+    fit.add_argument("--sources", nargs="+", default=["packages"], help="packages [promod3] (see corpus.py)")
+    fit.add_argument("--out", required=True, help=".safetensors codebook to write")
+    fit.add_argument("--codes", type=int, default=4096)
+    fit.add_argument("--seed", type=int, default=0)
     encode = command("encode", _encode, "a PDB/mmCIF file -> codes and <S_k> tokens per chain (JSON lines)")
-    encode.add_argument("--codebook", required=True)
+    tokenizer(encode)
     encode.add_argument("--input", required=True, help="PDB or mmCIF file, gzipped or not")
     encode.add_argument("--out", help="JSON lines file (default: stdout)")
-    decode = command("decode", _decode, "codes (encode's JSON lines) -> backbone PDB files")
-    decode.add_argument("--codebook", required=True)
+    decode = command("decode", _decode, "codes (encode's JSON lines) -> backbone PDB/mmCIF files")
+    tokenizer(decode)
     decode.add_argument("--input", required=True)
-    decode.add_argument("--out", required=True, help="folder for the PDB files")
-    evaluation = command("eval", _eval, "reconstruction on the held-out chains (TM-score, RMSD, usage, speed)",
-                         split=True)
-    evaluation.add_argument("--codebook", required=True)
+    decode.add_argument("--out", required=True, help="folder for the structure files")
+    decode.add_argument("--format", choices=("pdb", "cif"), default="pdb")
+    evaluation = command("eval", _eval, "reconstruction on the held-out chains (TM-score, RMSD, usage, speed)")
+    held_out(evaluation)
+    evaluation.add_argument("--tokenizer", action="append", help="torsion | baseline | vqvae | a path; repeat to "
+                            "compare (default: all three)")
     evaluation.add_argument("--results", help=f"append the table to this file (e.g. {RESULTS})")

@@ -78,6 +78,15 @@ def kabsch_rmsd(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.sqrt(squared / len(a)))
 
 
+def kabsch(mobile: np.ndarray, target: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The proper rotation R and translation t minimizing |mobile @ R.T + t - target| ((N, 3) each)."""
+    mobile_centre, target_centre = mobile.mean(axis=0), target.mean(axis=0)
+    u, _, vt = np.linalg.svd((mobile - mobile_centre).T @ (target - target_centre))
+    d = np.sign(np.linalg.det(u @ vt))
+    rotation = (u @ np.diag([1.0, 1.0, d]) @ vt).T
+    return rotation, target_centre - mobile_centre @ rotation.T
+
+
 def random_rigid_motion(rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
     """A uniformly random rotation (QR of a Gaussian matrix, sign-fixed to det +1) and a translation."""
     q, r = np.linalg.qr(rng.normal(size=(3, 3)))

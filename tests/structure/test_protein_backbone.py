@@ -1,12 +1,13 @@
-"""Protein backbone internal coordinates, the torsion k-means baseline tokenizer and the
-reconstruction metrics, on real THESEUS chains (issue 8's first parts)."""
+"""Protein backbone internal coordinates, the torsion codebook's open-loop encoding (the baseline)
+and the reconstruction metrics, on real THESEUS chains."""
 
 import numpy as np
 import pytest
 
 from megatron_bio.structure.protein.backbone import rebuild, rebuild_exact, residue_torsions
-from megatron_bio.structure.protein.baseline import TorsionCodebook
+from megatron_bio.structure.protein.torsion import TorsionCodebook
 from megatron_bio.structure.protein.chains import read_chains
+from megatron_bio.structure.protein.evaluate import usage
 from megatron_bio.structure.protein.metrics import backbone_rmsd, tm_score
 
 THESEUS = "/usr/share/doc/theseus/examples"
@@ -51,6 +52,7 @@ def test_metrics_are_invariant_to_rigid_motion(chains):
 
 def test_torsion_baseline_codes_are_per_residue_invariant_and_stable(chains, tmp_path):
     book = TorsionCodebook.fit([b for _, b in chains[1:]], codes=32)
+    book.closed_loop = False
     sequence, backbone = chains[0]
     codes = book.encode(backbone)
     assert codes.shape == (len(sequence),) and codes.max() < 32
@@ -59,10 +61,10 @@ def test_torsion_baseline_codes_are_per_residue_invariant_and_stable(chains, tmp
     assert decoded.shape == backbone.shape
     assert np.array_equal(book.encode(decoded)[1:-1], codes[1:-1])  # chain ends: undefined torsions
     assert 0.0 < tm_score(backbone, decoded, sequence) < 1.0
-    usage = book.usage(codes)
-    assert 1 <= usage["used"] <= 32 and 1.0 <= usage["perplexity"] <= usage["used"]
+    counts = usage(codes, book.size)
+    assert 1 <= counts["used"] <= 32 and 1.0 <= counts["perplexity"] <= counts["used"]
     book.save(tmp_path / "codebook.safetensors")
-    assert np.array_equal(TorsionCodebook.load(tmp_path / "codebook.safetensors").encode(backbone), codes)
+    assert np.array_equal(TorsionCodebook.load(tmp_path / "codebook.safetensors", closed_loop=False).encode(backbone), codes)
     with pytest.raises(ValueError, match="cannot seed"):
         TorsionCodebook.fit([backbone[:5]], codes=32)
 

@@ -52,17 +52,22 @@ def residue_torsions(backbone: np.ndarray) -> np.ndarray:
     return np.concatenate([[np.nan], chain, [np.nan, np.nan]]).reshape(len(backbone), 3)
 
 
+def place(a: np.ndarray, b: np.ndarray, c: np.ndarray, length: float, angle: float, dihedral: np.ndarray) -> np.ndarray:
+    """The atom bonded to c at `length`, with angle b-c-atom `angle` and torsion a-b-c-atom
+    `dihedral`; batched over leading dimensions (one torsion per candidate placement)."""
+    bc = _unit(c - b)
+    normal = _unit(cross(b - a, bc))
+    across = cross(normal, bc)
+    return (c + length * (-np.cos(angle) * bc + np.sin(angle) * (np.cos(dihedral)[..., None] * across
+                                                                 + np.sin(dihedral)[..., None] * normal)))
+
+
 def nerf(first: np.ndarray, lengths: np.ndarray, angles: np.ndarray, dihedrals: np.ndarray) -> np.ndarray:
     """Atoms from the first three and, for each next atom, its bond length, bond angle and torsion."""
     points = np.empty((3 + len(lengths), 3))
     points[:3] = first
     for i, (length, angle, dihedral) in enumerate(zip(lengths, angles, dihedrals)):
-        a, b, c = points[i], points[i + 1], points[i + 2]
-        bc = _unit(c - b)
-        normal = _unit(cross(b - a, bc))
-        basis = np.stack([bc, cross(normal, bc), normal], axis=-1)
-        local = length * np.array([-np.cos(angle), np.sin(angle) * np.cos(dihedral), np.sin(angle) * np.sin(dihedral)])
-        points[i + 3] = c + basis @ local
+        points[i + 3] = place(points[i], points[i + 1], points[i + 2], length, angle, np.asarray(dihedral))
     return points
 
 

@@ -1,13 +1,22 @@
-"""Protein chains for training and evaluating the structure tokenizers: every chain the installed
-registries hold (read by `chains.read_chains`, filtered with reasons), deduplicated by sequence,
-and split so that held-out chains are not near-copies of training chains: chains are grouped by
-sequence identity (Biopython's global aligner, over pairs that share enough 3-mers to possibly
-reach the threshold), and whole groups go to the held-out side by a hash of their first sequence.
+"""Protein chains for training and evaluating the structure tokenizers.
+
+- `packages`: every chain of the structure files the installed Debian packages hold (read by
+  `chains.read_chains`, filtered with reasons), deduplicated by sequence, and split so that held-out
+  chains are not near-copies of training chains: chains are grouped by sequence identity
+  (Biopython's global aligner, over pairs that share enough 3-mers to possibly reach the
+  threshold), and whole groups go to the held-out side by a hash of their first sequence.
+- `promod3`: the 21,119 PDB chains of promod3-data (`make protein-data`), decoded once by Debian's
+  python3-promod3 into a NumPy archive. They only ever train: a chain is dropped when its sequence
+  is already in the corpus or when it is similar to a held-out chain (the same identity rule,
+  checked against the five held-out chains sharing the most 3-mers with it, aligned when their
+  alignment score is positive: unrelated pairs score below ~70, homologs above ~1,000).
 """
 
 from __future__ import annotations
 
 import hashlib
+import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable
@@ -18,6 +27,9 @@ from .chains import ChainFilter, read_chains
 
 THESEUS = Path("/usr/share/doc/theseus/examples")  # Debian theseus-examples: LDH, trypsin, cytochrome families
 EMBOSS = Path("/usr/share/EMBOSS/test/data/structure")  # Debian emboss-test
+PROMOD3_DATABASE = Path("/usr/share/promod3/loop_data/structure_db.dat")  # Debian promod3-data
+PROMOD3_ARCHIVE = Path(__file__).resolve().parents[3] / "out" / "protein_data" / "promod3_chains.npz"
+SYSTEM_PYTHON = "/usr/bin/python3"  # the interpreter Debian's python3-promod3 installs into
 # Pairs sharing fewer 3-mers than this (over the shorter sequence's) are not aligned: random
 # sequences share ~1%, homologs at 30% identity typically well above 5%.
 PREFILTER = 0.05
@@ -111,3 +123,83 @@ def split(chains: list[ProteinChain], held_out: float = 0.2, threshold: float = 
     train = [c for c, g in zip(chains, groups) if g not in chosen]
     test = [c for c, g in zip(chains, groups) if g in chosen]
     return train, test
+
+
+def promod3_chains(archive: Path = PROMOD3_ARCHIVE) -> list[ProteinChain]:
+    """promod3-data's chains (continuous stretches of N, CA, C), exported on first use."""
+    if not archive.exists():
+        if not PROMOD3_DATABASE.exists() or not shutil.which(SYSTEM_PYTHON):
+            raise FileNotFoundError(f"{PROMOD3_DATABASE} is missing: `make protein-data` installs promod3-data "
+                                    "and python3-promod3 (Debian)")
+        archive.parent.mkdir(parents=True, exist_ok=True)
+        partial = archive.with_suffix(".partial.npz")
+        subprocess.run([SYSTEM_PYTHON, str(Path(__file__).with_name("promod3_export.py")), str(partial)], check=True)
+        partial.rename(archive)
+    data = np.load(archive)
+    bounds = np.concatenate([[0], np.cumsum(data["lengths"])])
+    coordinates = data["coordinates"]
+    return [ProteinChain(str(name), str(sequence), coordinates[start:stop].astype(np.float64))
+            for name, sequence, start, stop in zip(data["names"], data["sequences"], bounds[:-1], bounds[1:])]
+
+
+def _kmer_matrix(sequences: list[str], vocabulary: dict[str, int]):
+    from scipy import sparse
+
+    rows, columns = [], []
+    for row, sequence in enumerate(sequences):
+        present = {vocabulary.setdefault(k, len(vocabulary)) for k in _kmers(sequence)}
+        rows.extend([row] * len(present))
+        columns.extend(present)
+    return sparse.csr_matrix((np.ones(len(rows)), (rows, columns)), shape=(len(sequences), 20 ** 3 + 1000))
+
+
+def screen(candidates: list[ProteinChain], held_out: list[ProteinChain], threshold: float = 0.3,
+           top: int = 5) -> tuple[list[ProteinChain], dict[str, int]]:
+    """Candidates that are neither a held-out chain's sequence nor similar to one (see the module
+    docstring), and the dropped ones counted by reason."""
+    from Bio import Align
+    from Bio.Align import substitution_matrices
+
+    aligner = Align.PairwiseAligner(mode="global", open_gap_score=-10, extend_gap_score=-0.5)
+    aligner.substitution_matrix = substitution_matrices.load("BLOSUM62")
+    vocabulary: dict[str, int] = {}
+    held_matrix = _kmer_matrix([c.sequence for c in held_out], vocabulary)
+    candidate_matrix = _kmer_matrix([c.sequence for c in candidates], vocabulary)
+    shared = (held_matrix @ candidate_matrix.T).toarray()
+    nearest = np.argsort(-shared, axis=0)[:top]
+    kept, dropped = [], {}
+    for j, chain in enumerate(candidates):
+        near = [held_out[i] for i in nearest[:, j]]
+        if any(aligner.score(h.sequence, chain.sequence) > 0 and similar(h.sequence, chain.sequence, threshold) for h in near):
+            dropped["similar to a held-out chain"] = dropped.get("similar to a held-out chain", 0) + 1
+        else:
+            kept.append(chain)
+    return kept, dropped
+
+
+SOURCES = ("packages", "promod3")
+
+
+def training_corpus(sources: Iterable[str], held_out_share: float = 0.2) -> tuple[list, list, dict]:
+    """(train, held-out, report): held-out chains always come from the packages' split; other
+    sources only add training chains, screened against them."""
+    sources = list(sources)
+    unknown = sorted(set(sources) - set(SOURCES))
+    if unknown or "packages" not in sources:
+        raise ValueError(f"sources {sources}: choose from {list(SOURCES)}, `packages` included (the held-out chains)")
+    chains, rejected = read_corpus(structure_files())
+    train, held_out = split(chains, held_out_share)
+    report = {"packages": {"chains": len(chains), "train": len(train), "held_out": len(held_out), "rejected": rejected}}
+    if "promod3" in sources:
+        seen = {c.sequence for c in chains}
+        extra, duplicates = [], 0
+        for chain in promod3_chains():
+            if chain.sequence in seen or len(chain.sequence) < ChainFilter().min_residues:
+                duplicates += 1
+                continue
+            seen.add(chain.sequence)
+            extra.append(chain)
+        kept, dropped = screen(extra, held_out)
+        train = train + kept
+        report["promod3"] = {"train": len(kept), "rejected": {"duplicate sequence or too short": duplicates, **dropped}}
+    return train, held_out, report

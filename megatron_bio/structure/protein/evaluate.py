@@ -18,9 +18,17 @@ ANCHORS = {"GCP-VQVAE Large": (0.984, 0.62), "ESM3 structure tokenizer": (0.929,
 
 
 class Tokenizer(Protocol):
+    size: int  # codebook entries
+
     def encode(self, backbone: np.ndarray) -> np.ndarray: ...
     def decode(self, codes: np.ndarray) -> np.ndarray: ...
-    def usage(self, codes: np.ndarray) -> dict: ...
+
+
+def usage(codes: np.ndarray, size: int) -> dict:
+    """Used codes and the perplexity of their distribution (exp of its entropy)."""
+    counts = np.bincount(np.asarray(codes), minlength=size)
+    p = counts[counts > 0] / counts.sum()
+    return {"used": int((counts > 0).sum()), "perplexity": float(np.exp(-(p * np.log(p)).sum()))}
 
 
 def evaluate(tokenizer: Tokenizer, chains: list[ProteinChain]) -> dict:
@@ -46,5 +54,5 @@ def evaluate(tokenizer: Tokenizer, chains: list[ProteinChain]) -> dict:
             for low, high in LENGTH_BINS for m in [(lengths >= low) & (lengths < high)] if m.any()}
     return {"chains": len(chains), "residues": residues, "tm_mean": float(tms.mean()), "tm_median": float(np.median(tms)),
             "rmsd_mean": float(rmsds.mean()), "rmsd_median": float(np.median(rmsds)), "by_length": bins,
-            **tokenizer.usage(np.concatenate(all_codes)),
+            **usage(np.concatenate(all_codes), tokenizer.size),
             "encode_residues_per_s": residues / encode_s, "decode_residues_per_s": residues / decode_s}
