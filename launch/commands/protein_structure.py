@@ -102,7 +102,7 @@ def _decode(args: argparse.Namespace) -> int:
 def _eval(args: argparse.Namespace) -> int:
     from megatron_bio.structure.protein.codec import TOKENIZERS, checkpoint_path, load
     from megatron_bio.structure.protein.corpus import read_corpus, split, structure_files
-    from megatron_bio.structure.protein.evaluate import ANCHORS, evaluate
+    from megatron_bio.structure.protein.evaluate import evaluate, table
 
     chains, rejected = read_corpus(structure_files())
     _, held_out = split(chains, args.held_out)
@@ -110,19 +110,8 @@ def _eval(args: argparse.Namespace) -> int:
     reports = {name: evaluate(load(name), held_out) for name in args.tokenizer or list(TOKENIZERS)}
     print(json.dumps(reports, indent=1))
     if args.results:
-        first = next(iter(reports.values()))
         lines = [f"\n## Protein structure tokenizers: held-out chains ({datetime.date.today()}, {platform.machine()}, CPU)\n",
-                 f"{first['chains']} held-out chains ({first['residues']:,} residues): whole sequence-similarity groups "
-                 "of the packages' chains, never trained on (megatron_bio/structure/protein/corpus.py).\n",
-                 "| tokenizer | TM mean | TM median | RMSD mean A | RMSD median A | used codes | perplexity | "
-                 "encode res/s | decode res/s |", "|---|---:|---:|---:|---:|---:|---:|---:|---:|"]
-        lines += [f"| {name} ({checkpoint_path(name).name}) | {r['tm_mean']:.3f} | {r['tm_median']:.3f} | "
-                  f"{r['rmsd_mean']:.2f} | {r['rmsd_median']:.2f} | {r['used']} | {r['perplexity']:.0f} | "
-                  f"{r['encode_residues_per_s']:,.0f} | {r['decode_residues_per_s']:,.0f} |" for name, r in reports.items()]
-        lines += [f"| {name} (published, own test set) | {tm:.3f} | | {rmsd:.2f} | | | | | |" for name, (tm, rmsd) in ANCHORS.items()]
-        lines += [""] + [f"By length, {name}: " + "; ".join(f"{b}: {v['chains']} chains, TM {v['tm_mean']:.3f}, "
-                                                           f"RMSD {v['rmsd_mean']:.2f}" for b, v in r["by_length"].items())
-                         for name, r in reports.items()]
+                 *table(reports, {name: checkpoint_path(name).name for name in reports})]
         with open(args.results, "a") as handle:
             handle.write("\n".join(lines) + "\n")
     return 0

@@ -147,7 +147,8 @@ def test_sampled_documents_decode_to_valid_segments(demo):
     structure = MoleculeStructureTokenizer.from_checkpoint(checkpoint_path(config.normalize.molecule_structure))
     rng = np.random.default_rng(0)
     expected_modalities = {"molecule/1d": {Modality.SMILES, Modality.SELFIES}, "molecule/3d": {Modality.MOLECULE_3D},
-                           "protein/1d": {Modality.PROTEIN}, "cross/interleaved": {Modality.TEXT}}
+                           "protein/1d": {Modality.PROTEIN}, "protein/3d": {Modality.PROTEIN_3D},
+                           "cross/interleaved": {Modality.TEXT}}
     for prefix in summary["prefixes"]:
         dataset = IndexedDataset(str(shards / prefix))
         seen = set()
@@ -159,6 +160,8 @@ def test_sampled_documents_decode_to_valid_segments(demo):
             for segment in segments:
                 _check_segment(segment, structure)
                 seen.add(segment.modality)
+            if prefix == "protein/3d" and len(segments) == 2:  # sequence and structure: one code per residue
+                assert len(segments[0].value) == len(segments[1].value), ids[:20]
         assert seen & expected_modalities.get(prefix, seen), prefix
     assert summary["prefixes"]["cross/interleaved"] > 0
 

@@ -262,13 +262,16 @@ def test_small_vqvae_trains_saves_and_loads(train_chains, held_out, tmp_path):
     final = trainer.run(checkpoint=tmp_path / "small.safetensors")
     assert any(r.get("event", "").startswith("codebook initialized") for r in records)
     assert final["step"] == 60 and final["quantized"] and "validation" in final
-    assert final["fape"] + final["distance"] < first.item()
+    reconstruction = final["fape"] + config.distance_weight * final["distance"] + config.orientation_weight * final["orientation"]
+    assert reconstruction < first.item()  # the same terms as the first step's loss (no commitment then)
     loaded = load(tmp_path / "small.safetensors")
     assert isinstance(loaded, ProteinStructureTokenizer) and loaded.config.codes == 64
     chain = held_out[0]
     trainer.model.eval()
     trainer.model.load_state_dict({k: v.half().float() for k, v in trainer.model.state_dict().items()})  # as saved
-    assert np.array_equal(loaded.encode(chain.backbone), ProteinStructureTokenizer(trainer.model).encode(chain.backbone))
+    same = ProteinStructureTokenizer(trainer.model.double())
+    assert np.array_equal(loaded.encode(chain.backbone), same.encode(chain.backbone))
+    assert np.allclose(loaded.decode(same.encode(chain.backbone)), same.decode(same.encode(chain.backbone)))
 
 
 def test_long_chains_decode_in_stitched_windows(train_chains):
@@ -278,3 +281,15 @@ def test_long_chains_decode_in_stitched_windows(train_chains):
     chain = next(c for c in train_chains if len(c.sequence) > 100).backbone[:100]
     pieces = [(start, _moved(chain[start:stop], start)) for start, stop in windows(100, 48)]
     assert backbone_rmsd(chain, stitch(pieces)) < 1e-6  # rigidly moved exact windows stitch back exactly
+
+
+def test_cli_fits_a_torsion_codebook_that_encodes(tmp_path):
+    out = tmp_path / "torsion64.safetensors"
+    run = _cli("fit-torsion", "--codes", "64", "--out", str(out))
+    assert run.returncode == 0, run.stderr
+    report = json.loads(run.stdout)
+    assert report["codes"] == 64 and report["corpus"]["packages"]["held_out"] > 0 and report["train_residues"] > 10_000
+    book = load(out)
+    assert book.size == 64 and book.closed_loop
+    (read,) = [r for r in read_chains(f"{THESEUS}/2sdf.pdb.gz")][:1]
+    assert book.encode(read.backbone).max() < 64

@@ -62,7 +62,9 @@ class ProteinStructureTokenizer:
             raise ValueError(f"{path}: not a protein structure tokenizer checkpoint (no config in its metadata)")
         model = BackboneVQVAE(TokenizerConfig(**json.loads(metadata["config"])))
         model.load_state_dict({k: v.float() for k, v in load_file(str(path)).items()})
-        return cls(model.eval())
+        # Inference in float64: a rigid motion of the input then moves encoder outputs by ~1e-15,
+        # far too little to move any residue to another code (float32 would, at near-ties).
+        return cls(model.double().eval())
 
     def save(self, path: str | Path, metadata: dict | None = None) -> Path:
         """Weights in float16 (small enough to ship), codebook included, config in the metadata."""
@@ -76,13 +78,13 @@ class ProteinStructureTokenizer:
     @torch.no_grad()
     def encode(self, backbone: np.ndarray) -> np.ndarray:
         """(residues, 3, 3) N/CA/C in angstroms, NaN for missing atoms -> (residues,) codes."""
-        backbone = np.asarray(backbone, dtype=np.float32)
+        backbone = np.asarray(backbone, dtype=np.float64)
         if backbone.ndim != 3 or backbone.shape[1:] != (3, 3):
             raise ValueError(f"a backbone is (residues, 3, 3) N/CA/C coordinates, got shape {backbone.shape}")
         present = ~np.isnan(backbone).any(axis=(1, 2))
         if present.sum() < MIN_RESIDUES:
             raise ValueError(f"{int(present.sum())} residues with N, CA and C: at least {MIN_RESIDUES} are needed")
-        vectors = self.model.encoder(torch.from_numpy(backbone))
+        vectors = self.model.encoder(torch.from_numpy(backbone).to(self.model.quantizer.embedding.dtype))
         return self.model.quantizer.nearest(vectors).numpy()
 
     @torch.no_grad()

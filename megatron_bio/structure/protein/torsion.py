@@ -51,6 +51,16 @@ def fill_missing(backbone: np.ndarray) -> np.ndarray:
     return filled
 
 
+def _frame(triple: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rotation (columns: axes) and origin of the frame of three atoms a, b, c: origin c, x along
+    b -> c, y toward a in the plane."""
+    a, b, c = triple
+    x = (c - b) / np.linalg.norm(c - b)
+    y = (a - b) - np.dot(a - b, x) * x
+    y /= np.linalg.norm(y)
+    return np.stack([x, y, np.cross(x, y)], axis=1), c
+
+
 @dataclass
 class TorsionCodebook:
     centroids: np.ndarray  # (codes, 6): sine/cosine of phi, psi, omega
@@ -85,28 +95,49 @@ class TorsionCodebook:
         return distances.argmin(1)
 
     def _closed_loop(self, backbone: np.ndarray) -> np.ndarray:
-        phi, psi, omega = self.torsions(np.arange(len(self.centroids))).T
         first = ideal_first_residue()
-        rotation, shift = kabsch(fill_missing(backbone)[0], first)
-        target = fill_missing(backbone) @ rotation.T + shift
+        filled = fill_missing(backbone)
+        rotation, shift = kabsch(filled[0], first)
+        target = filled @ rotation.T + shift
         count = len(backbone)
         codes = np.empty(count, dtype=np.int64)
+        # Residue 0: its C is the decoder's; psi and omega place the next N and CA.
+        phi, psi, omega = self.torsions(np.arange(self.size)).T
         n, ca, c = first
-        previous_c = None
-        for i in range(count):
-            candidates_c = (np.broadcast_to(c, (len(phi), 3)) if previous_c is None
-                            else place(previous_c, n, ca, IDEAL_BONDS["CA-C"], IDEAL_ANGLES["N-CA-C"], phi))
-            error = ((candidates_c - target[i, 2]) ** 2).sum(-1)
-            if i + 1 < count:
-                next_n = place(n, ca, candidates_c, IDEAL_BONDS["C-N"], IDEAL_ANGLES["CA-C-N"], psi)
-                next_ca = place(ca, candidates_c, next_n, IDEAL_BONDS["N-CA"], IDEAL_ANGLES["C-N-CA"], omega)
-                error = error + ((next_n - target[i + 1, 0]) ** 2).sum(-1) + ((next_ca - target[i + 1, 1]) ** 2).sum(-1)
-            code = int(np.argmin(error))
-            codes[i] = code
-            previous_c = candidates_c[code]
-            if i + 1 < count:
-                n, ca = next_n[code], next_ca[code]
+        next_n = place(n, ca, c, IDEAL_BONDS["C-N"], IDEAL_ANGLES["CA-C-N"], psi)
+        next_ca = place(np.broadcast_to(ca, next_n.shape), np.broadcast_to(c, next_n.shape), next_n,
+                        IDEAL_BONDS["N-CA"], IDEAL_ANGLES["C-N-CA"], omega)
+        codes[0] = np.argmin(((next_n - target[1, 0]) ** 2).sum(-1) + ((next_ca - target[1, 1]) ** 2).sum(-1))
+        triple = np.stack([c, next_n[codes[0]], next_ca[codes[0]]])  # C(i-1), N(i), CA(i)
+        # Residues 1..: the atoms a code places, seen from the frame of C(i-1), N(i), CA(i), are the
+        # same for every residue (the decoded chain has ideal geometry): one table lookup each.
+        table, table_norms = self._placements()
+        for i in range(1, count):
+            rotation, origin = _frame(triple)
+            wanted = np.concatenate([target[i, 2:], target[i + 1, :2]] if i + 1 < count else [target[i, 2:]])
+            local = ((wanted - origin) @ rotation).reshape(-1)
+            width = len(local)
+            codes[i] = np.argmin(table_norms[width] - 2 * table[:, :width] @ local)
+            triple = table[codes[i]].reshape(3, 3) @ rotation.T + origin
         return codes
+
+    def _placements(self) -> tuple[np.ndarray, dict[int, np.ndarray]]:
+        """(codes, 9): C(i), N(i+1), CA(i+1) placed by each code, in the frame of an ideal C(i-1), N(i),
+        CA(i); and the squared norms of each row's first 3 and all 9 values."""
+        if getattr(self, "_table", None) is None:
+            phi, psi, omega = self.torsions(np.arange(self.size)).T
+            ideal = rebuild(np.zeros((2, 3)))  # any ideal chain: its C0, N1, CA1 are a reference triple
+            reference = np.stack([ideal[0, 2], ideal[1, 0], ideal[1, 1]])
+            rotation, origin = _frame(reference)
+            shape = (self.size, 3)
+            a, b, c = (np.broadcast_to(point, shape) for point in reference)
+            placed_c = place(a, b, c, IDEAL_BONDS["CA-C"], IDEAL_ANGLES["N-CA-C"], phi)
+            placed_n = place(b, c, placed_c, IDEAL_BONDS["C-N"], IDEAL_ANGLES["CA-C-N"], psi)
+            placed_ca = place(c, placed_c, placed_n, IDEAL_BONDS["N-CA"], IDEAL_ANGLES["C-N-CA"], omega)
+            table = (np.stack([placed_c, placed_n, placed_ca], axis=1) - origin) @ rotation
+            self._table = table.reshape(self.size, 9)
+            self._table_norms = {width: (self._table[:, :width] ** 2).sum(1) for width in (3, 9)}
+        return self._table, self._table_norms
 
     def torsions(self, codes: np.ndarray) -> np.ndarray:
         sines, cosines = self.centroids[codes, :3], self.centroids[codes, 3:]
