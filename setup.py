@@ -11,7 +11,7 @@ setup(
     package_data={
         "megatron_bio.tokenizer": ["data/*.txt"],
         "megatron_bio.structure.molecule": ["data/*.bin", "data/*.safetensors", "data/*.md"],
-        "megatron_bio.structure.protein": ["data/*.safetensors", "promod3_export.py"],
+        "megatron_bio.structure.protein": ["data/*.safetensors"],
         "launch": ["configs/*.yaml", "configs/**/*.yaml"],
         "slurm": ["templates/*.sbatch"],
     },
