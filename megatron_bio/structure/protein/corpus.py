@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import shutil
 import subprocess
@@ -71,17 +72,24 @@ def _kmers(sequence: str, k: int = 3) -> set[str]:
     return {sequence[i:i + k] for i in range(len(sequence) - k + 1)}
 
 
+@functools.lru_cache(maxsize=1)
+def aligner():
+    """Biopython's global aligner with BLOSUM62 (built once: loading the matrix costs more than
+    aligning two chains)."""
+    from Bio import Align
+    from Bio.Align import substitution_matrices
+
+    built = Align.PairwiseAligner(mode="global", open_gap_score=-10, extend_gap_score=-0.5)
+    built.substitution_matrix = substitution_matrices.load("BLOSUM62")
+    return built
+
+
 def identities(a: str, b: str) -> tuple[float, float]:
     """Identical aligned positions (global alignment, BLOSUM62) over the longer and over the shorter
     sequence's length. Over the shorter alone, a short chain aligned against a long unrelated one
     reaches 0.3-0.4 by spreading itself along it; over the longer, fragments of one protein look
     unrelated: `similar` uses both."""
-    from Bio import Align
-    from Bio.Align import substitution_matrices
-
-    aligner = Align.PairwiseAligner(mode="global", open_gap_score=-10, extend_gap_score=-0.5)
-    aligner.substitution_matrix = substitution_matrices.load("BLOSUM62")
-    alignment = aligner.align(a, b)[0]
+    alignment = aligner().align(a, b)[0]
     same = sum(x == y for x, y in zip(*alignment) if x != "-" and y != "-")
     return same / max(len(a), len(b)), same / min(len(a), len(b))
 
@@ -157,11 +165,6 @@ def screen(candidates: list[ProteinChain], held_out: list[ProteinChain], thresho
            top: int = 5) -> tuple[list[ProteinChain], dict[str, int]]:
     """Candidates that are neither a held-out chain's sequence nor similar to one (see the module
     docstring), and the dropped ones counted by reason."""
-    from Bio import Align
-    from Bio.Align import substitution_matrices
-
-    aligner = Align.PairwiseAligner(mode="global", open_gap_score=-10, extend_gap_score=-0.5)
-    aligner.substitution_matrix = substitution_matrices.load("BLOSUM62")
     vocabulary: dict[str, int] = {}
     held_matrix = _kmer_matrix([c.sequence for c in held_out], vocabulary)
     candidate_matrix = _kmer_matrix([c.sequence for c in candidates], vocabulary)
@@ -170,7 +173,7 @@ def screen(candidates: list[ProteinChain], held_out: list[ProteinChain], thresho
     kept, dropped = [], {}
     for j, chain in enumerate(candidates):
         near = [held_out[i] for i in nearest[:, j]]
-        if any(aligner.score(h.sequence, chain.sequence) > 0 and similar(h.sequence, chain.sequence, threshold) for h in near):
+        if any(aligner().score(h.sequence, chain.sequence) > 0 and similar(h.sequence, chain.sequence, threshold) for h in near):
             dropped["similar to a held-out chain"] = dropped.get("similar to a held-out chain", 0) + 1
         else:
             kept.append(chain)

@@ -18,12 +18,13 @@ Two encoders share one codebook and one decoder:
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from megatron_bio.structure.geometry import kabsch
+from megatron_bio.structure.geometry import frames, kabsch
 
 from .backbone import IDEAL_ANGLES, IDEAL_BONDS, ideal_first_residue, place, rebuild, residue_torsions
 
@@ -52,13 +53,11 @@ def fill_missing(backbone: np.ndarray) -> np.ndarray:
 
 
 def _frame(triple: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Rotation (columns: axes) and origin of the frame of three atoms a, b, c: origin c, x along
-    b -> c, y toward a in the plane."""
+    """Axes (rows) and origin of the frame of C(i-1), N(i), CA(i): origin CA, x along N -> CA,
+    y toward C(i-1) in their plane (geometry.frames; ideal chains are never collinear there)."""
     a, b, c = triple
-    x = (c - b) / np.linalg.norm(c - b)
-    y = (a - b) - np.dot(a - b, x) * x
-    y /= np.linalg.norm(y)
-    return np.stack([x, y, np.cross(x, y)], axis=1), c
+    axes, _ = frames(b, c, a)
+    return axes, c
 
 
 @dataclass
@@ -111,33 +110,30 @@ class TorsionCodebook:
         triple = np.stack([c, next_n[codes[0]], next_ca[codes[0]]])  # C(i-1), N(i), CA(i)
         # Residues 1..: the atoms a code places, seen from the frame of C(i-1), N(i), CA(i), are the
         # same for every residue (the decoded chain has ideal geometry): one table lookup each.
-        table, table_norms = self._placements()
+        table, table_norms = self._placements
         for i in range(1, count):
-            rotation, origin = _frame(triple)
+            axes, origin = _frame(triple)
             wanted = np.concatenate([target[i, 2:], target[i + 1, :2]] if i + 1 < count else [target[i, 2:]])
-            local = ((wanted - origin) @ rotation).reshape(-1)
+            local = ((wanted - origin) @ axes.T).reshape(-1)
             width = len(local)
             codes[i] = np.argmin(table_norms[width] - 2 * table[:, :width] @ local)
-            triple = table[codes[i]].reshape(3, 3) @ rotation.T + origin
+            triple = table[codes[i]].reshape(3, 3) @ axes + origin
         return codes
 
+    @functools.cached_property
     def _placements(self) -> tuple[np.ndarray, dict[int, np.ndarray]]:
         """(codes, 9): C(i), N(i+1), CA(i+1) placed by each code, in the frame of an ideal C(i-1), N(i),
         CA(i); and the squared norms of each row's first 3 and all 9 values."""
-        if getattr(self, "_table", None) is None:
-            phi, psi, omega = self.torsions(np.arange(self.size)).T
-            ideal = rebuild(np.zeros((2, 3)))  # any ideal chain: its C0, N1, CA1 are a reference triple
-            reference = np.stack([ideal[0, 2], ideal[1, 0], ideal[1, 1]])
-            rotation, origin = _frame(reference)
-            shape = (self.size, 3)
-            a, b, c = (np.broadcast_to(point, shape) for point in reference)
-            placed_c = place(a, b, c, IDEAL_BONDS["CA-C"], IDEAL_ANGLES["N-CA-C"], phi)
-            placed_n = place(b, c, placed_c, IDEAL_BONDS["C-N"], IDEAL_ANGLES["CA-C-N"], psi)
-            placed_ca = place(c, placed_c, placed_n, IDEAL_BONDS["N-CA"], IDEAL_ANGLES["C-N-CA"], omega)
-            table = (np.stack([placed_c, placed_n, placed_ca], axis=1) - origin) @ rotation
-            self._table = table.reshape(self.size, 9)
-            self._table_norms = {width: (self._table[:, :width] ** 2).sum(1) for width in (3, 9)}
-        return self._table, self._table_norms
+        phi, psi, omega = self.torsions(np.arange(self.size)).T
+        ideal = rebuild(np.zeros((2, 3)))  # any ideal chain: its C0, N1, CA1 are a reference triple
+        reference = np.stack([ideal[0, 2], ideal[1, 0], ideal[1, 1]])
+        axes, origin = _frame(reference)
+        a, b, c = (np.broadcast_to(point, (self.size, 3)) for point in reference)
+        placed_c = place(a, b, c, IDEAL_BONDS["CA-C"], IDEAL_ANGLES["N-CA-C"], phi)
+        placed_n = place(b, c, placed_c, IDEAL_BONDS["C-N"], IDEAL_ANGLES["CA-C-N"], psi)
+        placed_ca = place(c, placed_c, placed_n, IDEAL_BONDS["N-CA"], IDEAL_ANGLES["C-N-CA"], omega)
+        table = ((np.stack([placed_c, placed_n, placed_ca], axis=1) - origin) @ axes.T).reshape(self.size, 9)
+        return table, {width: (table[:, :width] ** 2).sum(1) for width in (3, 9)}
 
     def torsions(self, codes: np.ndarray) -> np.ndarray:
         sines, cosines = self.centroids[codes, :3], self.centroids[codes, 3:]
