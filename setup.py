@@ -7,7 +7,7 @@ setup(
     version="0.1.0",
     description="Megatron-core training stack for BioMatrix (text, molecules, proteins in one token space)",
     python_requires=">=3.10",
-    packages=find_packages(include=["megatron_bio*", "data_pipeline*", "launch*", "slurm*", "evals*"]),
+    packages=find_packages(include=["biomatrix_io*", "megatron_bio*", "data_pipeline*", "launch*", "slurm*", "evals*"]),
     package_data={
         "megatron_bio.tokenizer": ["data/*.txt"],
         "megatron_bio.structure.molecule": ["data/*.bin", "data/*.safetensors", "data/*.md"],

@@ -32,9 +32,9 @@ def write_random_hf(folder: Path) -> int:
     import torch
     from transformers import Qwen3ForCausalLM
 
-    from launch.config import load_config
+    from biomatrix_io.config import load_config
     from megatron_bio.convert.megatron_to_hf import ShardWriter
-    from megatron_bio.model.recipes import QWEN3_VOCAB_SIZE
+    from megatron_bio.model.config import QWEN3_VOCAB_SIZE
     from megatron_bio.training.loop import PretrainConfig
 
     model = load_config(PretrainConfig, RECIPE).model
@@ -61,7 +61,7 @@ def baseline(hf_dir: str, out: str) -> dict:
     from transformers import AutoModelForCausalLM
 
     from megatron_bio.convert.mapping import TO_MEGATRON, expand
-    from megatron_bio.model.recipes import ModelConfig
+    from megatron_bio.model.config import ModelConfig
 
     started = time.perf_counter()
     model = AutoModelForCausalLM.from_pretrained(hf_dir, dtype=torch.bfloat16)

@@ -106,8 +106,9 @@ def main() -> None:
     args = parser.parse_args()
     import torch
 
-    from data_pipeline.config import PAPER_BUDGET_B, DataConfig
-    from launch.config import load_config
+    from data_pipeline.compose import PAPER_BUDGET_B
+    from data_pipeline.config import DataConfig
+    from biomatrix_io.config import load_config
 
     torch.set_num_threads(1)
     config = load_config(DataConfig, args.config)

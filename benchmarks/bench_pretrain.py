@@ -40,7 +40,7 @@ class RandomTokens:
 
 
 def _config(args):
-    from launch.config import load_config
+    from biomatrix_io.config import load_config
     from megatron_bio.training.loop import PretrainConfig
 
     return load_config(PretrainConfig, TINY, [

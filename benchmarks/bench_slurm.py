@@ -48,7 +48,7 @@ def main() -> None:
     args = parser.parse_args()
     from data_pipeline.build import build
     from data_pipeline.config import DataConfig
-    from launch.config import load_config
+    from biomatrix_io.config import load_config
     from slurm import local_cluster
 
     local_cluster.start()

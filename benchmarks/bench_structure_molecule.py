@@ -20,7 +20,7 @@ import platform
 import time
 from pathlib import Path
 
-from data_pipeline.sources.records import Molecule3DRecord
+from biomatrix_io.records import Molecule3DRecord
 from megatron_bio.structure.molecule import MoleculeStructureTokenizer
 from megatron_bio.structure.molecule.corpus import molecules
 from megatron_bio.structure.molecule.train import DEFAULT_CHECKPOINT, RELEASED_CHECKPOINT

@@ -27,9 +27,9 @@ from pathlib import Path
 from Bio import SeqIO
 from rdkit import RDLogger
 
-from data_pipeline.molecule_forms import MoleculeFormError, canonical_selfies
-from data_pipeline.sources import packaged
-from data_pipeline.sources.molecules import read_chebi_obo
+from megatron_bio.tokenizer.molecule_forms import MoleculeFormError, canonical_selfies
+from biomatrix_io.readers import packaged
+from biomatrix_io.readers.molecules import read_chebi_obo
 from megatron_bio.tokenizer import BioMatrixTokenizer, Modality, Segment, TokenizationError
 from megatron_bio.tokenizer.base import load_hf_tokenizer_dir
 
@@ -72,7 +72,7 @@ def selfies_matches_in_smiles(tokenizer: BioMatrixTokenizer) -> list[tuple[str, 
     most common such atoms (see the tokenizer README: added tokens match regardless of wrapper)."""
     from collections import Counter
 
-    from data_pipeline.sources.molecules import read_smiles_table
+    from biomatrix_io.readers.molecules import read_smiles_table
     from megatron_bio.tokenizer import Family
 
     corpora = {

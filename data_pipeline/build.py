@@ -23,11 +23,14 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Callable, Optional
 
-from .compose import Lexicon, compose
-from .config import PREFIXES, DataConfig
+from biomatrix_io.blend import write_blend
+from biomatrix_io.files import atomic
+
+from .compose import PAPER_BUDGET_B, PREFIXES, Lexicon, compose
+from .config import DataConfig
 from .normalize import Normalizer, UnitStats
-from .shards import blend, merge_prefix, write_blend, write_unit
-from .units import PIPELINE_VERSION, Unit, atomic, digest, package_versions, plan, read_done, units_of, write_json
+from .shards import blend, merge_prefix, write_unit
+from .units import PIPELINE_VERSION, Unit, digest, package_versions, plan, read_done, units_of, write_json
 
 STAGES = ("normalize", "compose")
 
@@ -188,7 +191,8 @@ def merge(config: DataConfig, planned: dict) -> dict:
         token_counts[prefix] = manifest["tokens"]
         write_json(layout.shards / f"{prefix}.manifest.json", manifest)
     weights = blend(token_counts, config.blend_weights)
-    write_blend(layout.shards, weights, token_counts, config.blend_weights)
+    write_blend(layout.shards, [{"prefix": p, "weight": w, "tokens": token_counts[p], "paper_budget_b": PAPER_BUDGET_B[p]}
+                                for p, w in weights.items()], config.blend_weights)
     summary = _build_summary(config, units, stage1, stage2, token_counts, weights)
     write_json(layout.shards / "build.json", summary)
     return summary

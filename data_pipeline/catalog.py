@@ -11,7 +11,7 @@ import importlib
 from pathlib import Path
 from typing import Callable, Iterator
 
-_SOURCES = "data_pipeline.sources"
+_SOURCES = "biomatrix_io.readers"
 
 READERS: dict[str, tuple[str, str, dict]] = {
     "smiles_table": (f"{_SOURCES}.molecules", "read_smiles_table", {}),
@@ -43,7 +43,7 @@ def reader(name: str, options: dict) -> Callable[[Path], Iterator]:
 
 def resolve_paths(patterns: list[str], where: str) -> list[Path]:
     """Files of a source, in a fixed order: `packaged:NAME` entries, globs, plain paths."""
-    from data_pipeline.sources import packaged
+    from biomatrix_io.readers import packaged
 
     files: list[Path] = []
     for pattern in patterns:

@@ -21,8 +21,8 @@ from typing import Callable, Iterable, Iterator, Optional
 
 from rdkit import Chem, RDLogger
 
-from data_pipeline.molecule_forms import MoleculeFormError, canonical_selfies
-from data_pipeline.sources.records import (
+from megatron_bio.tokenizer.molecule_forms import MoleculeFormError, canonical_selfies
+from biomatrix_io.records import (
     AffinityRecord,
     ComplexRecord,
     Molecule3DRecord,

@@ -17,14 +17,13 @@ from typing import Iterable, Iterator
 
 import numpy as np
 
-from data_pipeline.sources.records import reason_group
+from biomatrix_io.files import atomic
+from biomatrix_io.records import reason_group
 from megatron_bio.tokenizer.errors import TokenizationError
 from megatron_bio.tokenizer.segments import WRAPPERS
 from megatron_bio.tokenizer.unified import BioMatrixTokenizer
 
-from .compose import Composed
-from .config import PAPER_BUDGET_B, PREFIXES
-from .units import atomic
+from .compose import PAPER_BUDGET_B, PREFIXES, Composed
 
 DTYPE = np.int32
 
@@ -140,27 +139,5 @@ def blend(token_counts: dict[str, int], weights: str) -> dict[str, float]:
     return {p: round(raw[p] / total, 6) for p in present}
 
 
-def write_blend(shards: Path, weights: dict[str, float], token_counts: dict[str, int], how: str) -> None:
-    """`blend.txt`: Megatron's `weight prefix ...` (for --data-path); `blend.yaml`: the same as a config."""
-    import yaml
-
-    pairs = " ".join(f"{w} {(shards / p).resolve()}" for p, w in weights.items())
-    with atomic(shards / "blend.txt") as path:
-        path.write_text(pairs + "\n")
-    entries = [{"prefix": p, "weight": w, "tokens": token_counts[p], "paper_budget_b": PAPER_BUDGET_B[p]}
-               for p, w in weights.items()]
-    with atomic(shards / "blend.yaml") as path:
-        path.write_text(yaml.safe_dump({"weights_from": how, "root": ".", "datasets": entries}, sort_keys=False))
-
-
 def read_manifest(shards: Path, prefix: str) -> dict:
     return json.loads((shards / f"{prefix}.manifest.json").read_text())
-
-
-def read_blend(shards: Path) -> tuple[list[str], list[float]]:
-    """A build's blend as megatron-core's `BlendedMegatronDatasetConfig.blend` wants it, prefixes
-    resolved against the shards folder (from blend.yaml), so a moved or copied build still reads."""
-    import yaml
-
-    entries = yaml.safe_load((shards / "blend.yaml").read_text())["datasets"]
-    return [str((shards / e["prefix"]).resolve()) for e in entries], [float(e["weight"]) for e in entries]

@@ -8,7 +8,6 @@ from the input alone, so the output never depends on how many workers ran them.
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import hashlib
 import itertools
@@ -18,6 +17,8 @@ from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 from typing import Iterator, Optional
+
+from biomatrix_io.files import atomic
 
 from .catalog import reader, resolve_paths
 from .config import DataConfig
@@ -84,19 +85,6 @@ def file_sha256(path: Path) -> str:
         for block in iter(lambda: handle.read(1 << 20), b""):
             sha.update(block)
     return sha.hexdigest()
-
-
-@contextlib.contextmanager
-def atomic(final: Path) -> Iterator[Path]:
-    """A temporary path next to `final`, renamed onto it only if the block completes."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    temporary = final.with_name(f".{final.name}.tmp-{os.getpid()}")
-    try:
-        yield temporary
-        os.replace(temporary, final)
-    finally:
-        if temporary.exists():
-            temporary.unlink()
 
 
 def write_json(path: Path, value: object) -> None:

@@ -138,7 +138,7 @@ def shard_scripts(config: SlurmConfig) -> list[Script]:
     from data_pipeline.build import Layout
     from data_pipeline.config import DataConfig
     from data_pipeline.units import plan
-    from launch.config import load_config
+    from biomatrix_io.config import load_config
 
     job = config.shard
     data = load_config(DataConfig, job.config, job.overrides)
@@ -152,13 +152,13 @@ def shard_scripts(config: SlurmConfig) -> list[Script]:
 
 def shard_output(config: SlurmConfig) -> Path:
     from data_pipeline.config import DataConfig
-    from launch.config import load_config
+    from biomatrix_io.config import load_config
 
     return Path(load_config(DataConfig, config.shard.config, config.shard.overrides).out) / "shards"
 
 
 def _pretrain_config(config: SlurmConfig, overrides: list[str]):
-    from launch.config import load_config
+    from biomatrix_io.config import load_config
     from megatron_bio.training.loop import PretrainConfig
 
     return load_config(PretrainConfig, config.pretrain.config, overrides)

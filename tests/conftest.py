@@ -22,7 +22,9 @@ def tokenizer():
 
 @pytest.fixture(scope="session")
 def hf_dir(tokenizer, tmp_path_factory):
-    return tokenizer.save_pretrained(tmp_path_factory.mktemp("hf_tokenizer"))
+    from megatron_bio.tokenizer.hf_export import write_hf_tokenizer_dir
+
+    return write_hf_tokenizer_dir(tokenizer, tmp_path_factory.mktemp("hf_tokenizer"))
 
 
 def _process_group(folder) -> None:
@@ -36,7 +38,7 @@ def shards(tmp_path_factory):
     root = tmp_path_factory.mktemp("shards")
     from data_pipeline.build import build
     from data_pipeline.config import DataConfig
-    from launch.config import from_dict
+    from biomatrix_io.config import from_dict
 
     config = from_dict(DataConfig, {"out": str(root), "records_per_unit": 200, "sources": {
         "chebi": {"reader": "chebi_obo", "paths": ["packaged:chebi_obo"], "limit": 300},

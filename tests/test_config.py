@@ -3,7 +3,7 @@ from typing import Optional
 
 import pytest
 
-from launch.config import apply_overrides, from_dict, load_config
+from biomatrix_io.config import apply_overrides, from_dict, load_config
 
 
 @dataclass

@@ -6,18 +6,18 @@ from __future__ import annotations
 import argparse
 import json
 
-from launch.config import load_config
+from biomatrix_io.config import load_config
 
 
 def _tokenizer(args: argparse.Namespace):
-    from megatron_bio.tokenizer.config import TokenizerConfig
+    from megatron_bio.tokenizer_config import TokenizerConfig
 
     return load_config(TokenizerConfig, args.tokenizer_config, args.set) if args.tokenizer_config or args.set else None
 
 
 def _hf_to_megatron(args: argparse.Namespace) -> int:
     from megatron_bio.convert.hf_to_megatron import hf_to_megatron
-    from megatron_bio.tokenizer.config import TokenizerConfig
+    from megatron_bio.tokenizer_config import TokenizerConfig
 
     tokenizer = (_tokenizer(args) or TokenizerConfig()) if args.extend_vocabulary else None
     print(json.dumps(hf_to_megatron(args.hf, args.out, args.dtype, tokenizer, args.vocabulary_init, args.seed), indent=1))

@@ -10,7 +10,7 @@ import sys
 from pathlib import Path
 
 from launch.commands import config_command
-from launch.config import load_config
+from biomatrix_io.config import load_config
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "data"
 DEFAULT_CONFIG = CONFIGS / "demo.yaml"

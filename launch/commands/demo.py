@@ -25,8 +25,8 @@ import numpy as np
 def _real_inputs(n_molecules: int, n_proteins: int) -> tuple[list[str], list[tuple[str, str]]]:
     from Bio import SeqIO
 
-    from data_pipeline.sources import packaged
-    from data_pipeline.sources.molecules import read_smiles_table
+    from biomatrix_io.readers import packaged
+    from biomatrix_io.readers.molecules import read_smiles_table
 
     half = n_molecules // 2
     qm9 = itertools.islice(read_smiles_table(packaged.qm9_csvs()[0], id_column="XYZ_file"), 0, None, 5000)
@@ -41,14 +41,14 @@ def run(args: argparse.Namespace) -> int:
     import selfies as sf
     from transformers import AutoTokenizer
 
-    from data_pipeline.molecule_forms import canonical_selfies, canonical_smiles
-
     from megatron_bio.tokenizer import Modality, Segment
-    from megatron_bio.tokenizer.config import TokenizerConfig
+    from megatron_bio.tokenizer.hf_export import write_hf_tokenizer_dir
+    from megatron_bio.tokenizer.molecule_forms import canonical_selfies, canonical_smiles
+    from megatron_bio.tokenizer_config import TokenizerConfig
 
     workdir = Path(args.workdir)
     tok = TokenizerConfig().build()
-    tok_dir = tok.save_pretrained(workdir / "tokenizer")
+    tok_dir = write_hf_tokenizer_dir(tok, workdir / "tokenizer")
     print(f"[tokenizer] {tok_dir}: {tok.vocab_size} tokens ({tok.base_vocab_size} Qwen3 + "
           f"{tok.family_counts()}), padded to {tok.padded_vocab_size(1)} for TP=1")
     hf = AutoTokenizer.from_pretrained(tok_dir)
@@ -92,7 +92,7 @@ def _structures(tok, workdir: Path, count: int) -> int:
     """QM9 conformer -> [SYMBOL CODE] tokens -> unified ids -> tokens -> 3D molecule (SDF)."""
     from rdkit import Chem
 
-    from data_pipeline.sources.records import Molecule3DRecord
+    from biomatrix_io.records import Molecule3DRecord
     from megatron_bio.structure.geometry import kabsch_rmsd
     from megatron_bio.structure.molecule.config import MoleculeStructureConfig
     from megatron_bio.structure.molecule.corpus import molecules
@@ -120,7 +120,7 @@ def _structures(tok, workdir: Path, count: int) -> int:
 def _protein_structures(tok, workdir: Path, count: int) -> int:
     """Held-out PDB chains -> <S_k> codes (the default protein tokenizer) -> unified ids -> codes ->
     backbone (PDB), scored by TM-score against the file."""
-    from megatron_bio.structure.protein.chains import write_backbone
+    from megatron_bio.structure.protein.backbone import write_backbone
     from megatron_bio.structure.protein.codec import DEFAULT, encode_chain, load
     from megatron_bio.structure.protein.corpus import read_corpus, split, structure_files
     from megatron_bio.structure.protein.metrics import tm_score
@@ -151,7 +151,7 @@ def _shards(tok, workdir: Path) -> int:
     from data_pipeline.build import build
     from data_pipeline.config import DataConfig
     from launch.commands.data import DEFAULT_CONFIG
-    from launch.config import load_config
+    from biomatrix_io.config import load_config
 
     config = load_config(DataConfig, DEFAULT_CONFIG, [f"out={workdir / 'data'}"])
     summary = build(config)
@@ -175,7 +175,7 @@ def _pretrain(workdir: Path) -> int:
     import socket
 
     from launch.commands.pretrain import DEFAULT_CONFIG
-    from launch.config import load_config
+    from biomatrix_io.config import load_config
     from megatron_bio.training.loop import PretrainConfig, main
 
     with socket.socket() as probe:

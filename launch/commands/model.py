@@ -7,14 +7,14 @@ import json
 from pathlib import Path
 
 from launch.commands import config_command
-from launch.config import load_config
+from biomatrix_io.config import load_config
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "pretrain_1p7b.yaml"
 
 
 def _info(args: argparse.Namespace) -> int:
     from megatron_bio.model.gpt import transformer_engine_available
-    from megatron_bio.model.recipes import QWEN3_VOCAB_SIZE
+    from megatron_bio.model.config import QWEN3_VOCAB_SIZE
     from megatron_bio.training.loop import PretrainConfig
 
     config = load_config(PretrainConfig, args.config, args.set)

@@ -12,13 +12,13 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from launch.config import load_config
+from biomatrix_io.config import load_config
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
 
 
 def _run(args: argparse.Namespace) -> int:
-    from megatron_bio.training.checkpoint import latest_iteration
+    from biomatrix_io.checkpoints import latest_iteration
     from megatron_bio.training.loop import PretrainConfig, main
     from slurm import environment
 

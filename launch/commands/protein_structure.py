@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from launch.commands import config_command
-from launch.config import load_config
+from biomatrix_io.config import load_config
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "structure_protein.yaml"
 RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "RESULTS.md"
@@ -57,7 +57,7 @@ def _fit_torsion(args: argparse.Namespace) -> int:
 
 def _encode(args: argparse.Namespace) -> int:
     """JSON lines: {"id", "sequence", "codes", "tokens"} per kept chain, {"id", "rejected"} per other."""
-    from megatron_bio.structure.protein.chains import read_chains
+    from biomatrix_io.readers.chains import read_chains
     from megatron_bio.structure.protein.codec import load, structure_tokens
 
     tokenizer = load(args.tokenizer)
@@ -80,7 +80,7 @@ def _decode(args: argparse.Namespace) -> int:
     """encode's JSON lines -> one backbone file per chain (N, CA, C; residue names from the sequence)."""
     import numpy as np
 
-    from megatron_bio.structure.protein.chains import write_backbone
+    from megatron_bio.structure.protein.backbone import write_backbone
     from megatron_bio.structure.protein.codec import load
 
     tokenizer = load(args.tokenizer)

@@ -8,7 +8,7 @@ import argparse
 import json
 from pathlib import Path
 
-from launch.config import load_config
+from biomatrix_io.config import load_config
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "slurm" / "local.yaml"
 

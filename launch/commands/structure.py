@@ -13,7 +13,7 @@ from collections import Counter
 from pathlib import Path
 
 from launch.commands import config_command, protein_structure
-from launch.config import load_config
+from biomatrix_io.config import load_config
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "structure_molecule.yaml"
 RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "RESULTS.md"
@@ -27,7 +27,7 @@ def _load(args: argparse.Namespace):
 
 def _items(args: argparse.Namespace):
     """Records of --input (an .sdf file or a QM9-layout .csv) or of --source (a named corpus)."""
-    from data_pipeline.sources.molecules_3d import read_qm9_3d, read_sdf
+    from biomatrix_io.readers.molecules_3d import read_qm9_3d, read_sdf
     from megatron_bio.structure.molecule.corpus import molecules
 
     if args.source:
@@ -109,7 +109,7 @@ def _inventory(args: argparse.Namespace) -> int:
 
 
 def _eval(args: argparse.Namespace) -> int:
-    from data_pipeline.sources.records import Rejection
+    from biomatrix_io.records import Rejection
     from megatron_bio.structure.molecule.codec import MoleculeStructureTokenizer
     from megatron_bio.structure.molecule.config import checkpoint_path
     from megatron_bio.structure.molecule.corpus import molecules, where_of

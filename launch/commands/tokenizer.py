@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from launch.config import load_config
+from biomatrix_io.config import load_config
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "tokenizer.yaml"
 
@@ -20,7 +20,7 @@ def _config_args(parser: argparse.ArgumentParser) -> None:
 
 def _load(args: argparse.Namespace):
     from megatron_bio.tokenizer import BioMatrixTokenizer
-    from megatron_bio.tokenizer.config import TokenizerConfig
+    from megatron_bio.tokenizer_config import TokenizerConfig
 
     if getattr(args, "dir", None):
         return BioMatrixTokenizer.from_dir(args.dir)
@@ -40,7 +40,9 @@ def _summary(tok) -> dict:
 
 def _build(args: argparse.Namespace) -> int:
     tok = _load(args)
-    out = tok.save_pretrained(args.out)
+    from megatron_bio.tokenizer.hf_export import write_hf_tokenizer_dir
+
+    out = write_hf_tokenizer_dir(tok, args.out)
     print(json.dumps({"out": str(out), **_summary(tok)}, indent=2))
     return 0
 

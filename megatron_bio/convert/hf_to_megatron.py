@@ -17,8 +17,8 @@ from typing import Optional
 
 from safetensors import safe_open
 
-from megatron_bio.model.recipes import ModelConfig
-from megatron_bio.tokenizer.config import TokenizerConfig
+from megatron_bio.model.config import ModelConfig
+from megatron_bio.tokenizer_config import TokenizerConfig
 
 from .mapping import TIED_HF_KEYS, TO_MEGATRON, expand
 from .runtime import DTYPES, bare_model, peak_memory_gb, initialize

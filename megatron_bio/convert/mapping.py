@@ -23,7 +23,7 @@ from typing import Callable
 
 import torch
 
-from megatron_bio.model.recipes import ModelConfig
+from megatron_bio.model.config import ModelConfig
 
 LAYER = "{L}"
 

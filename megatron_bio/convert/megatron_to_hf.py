@@ -16,9 +16,11 @@ from typing import Optional
 
 import torch
 
-from launch.config import from_dict
-from megatron_bio.model.recipes import ModelConfig
-from megatron_bio.tokenizer.config import TokenizerConfig
+from biomatrix_io.checkpoints import resolve
+from biomatrix_io.config import from_dict
+from megatron_bio.model.config import ModelConfig
+from megatron_bio.tokenizer.hf_export import write_hf_tokenizer_dir
+from megatron_bio.tokenizer_config import TokenizerConfig
 
 from .mapping import TO_HF, expand
 from .runtime import DTYPES, bare_model, peak_memory_gb, initialize
@@ -70,8 +72,6 @@ def read_checkpoint(path: str) -> tuple[Path, dict, ModelConfig, dict]:
     """(folder, common entries, model shape, saved tensors' metadata); a checkpoint of another
     architecture or without this stack's entries is refused with the reason."""
     from megatron.core import dist_checkpointing
-
-    from megatron_bio.training.checkpoint import resolve
 
     folder = resolve(path)
     common = dist_checkpointing.load_common_state_dict(str(folder))
@@ -135,7 +135,7 @@ def megatron_to_hf(path: str, out: str, dtype: str = "bf16", tokenizer: Optional
                    "pad_token_id": built.backend.token_to_id("<|endoftext|>")}
         for name, value in special.items():
             setattr(hf_config, name, value)
-        built.save_pretrained(out)
+        write_hf_tokenizer_dir(built, out)
     hf_config.save_pretrained(out)
     GenerationConfig(**special).save_pretrained(out)
     return {"from": str(folder), "to": str(out), "vocab_size": vocab_size, "trimmed_rows": rows - vocab_size,

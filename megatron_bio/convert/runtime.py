@@ -11,7 +11,7 @@ import tempfile
 import torch
 import torch.distributed as dist
 
-from megatron_bio.model.recipes import ModelConfig
+from megatron_bio.model.config import ModelConfig
 
 DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16, "fp32": torch.float32}
 

@@ -1,85 +1,116 @@
-"""A pretraining recipe's model side: shapes, parallelism, precision; read from
-`launch/configs/pretrain_*.yaml` / `tiny.yaml`. Settings the installed backend cannot run are
-rejected here with the reason, before any process group or model exists."""
+"""Qwen3 shapes as data, and what they become in megatron-core and in Hugging Face.
+
+Qwen3's fixed choices (RMSNorm, SwiGLU, QK-norm, grouped-query attention, RoPE, no biases) are
+constants of `transformer_config`, not options: a recipe only states the sizes. The translation to
+the Hugging Face config is one table (`HF_CONFIG_NAMES`), read in both directions.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Optional
 
-from megatron_bio.tokenizer.config import TokenizerConfig
+# Megatron-side name -> Hugging Face Qwen3Config name.
+HF_CONFIG_NAMES: dict[str, str] = {
+    "num_layers": "num_hidden_layers",
+    "hidden_size": "hidden_size",
+    "ffn_hidden_size": "intermediate_size",
+    "num_attention_heads": "num_attention_heads",
+    "num_query_groups": "num_key_value_heads",
+    "kv_channels": "head_dim",
+    "layernorm_epsilon": "rms_norm_eps",
+    "rotary_base": "rope_theta",  # transformers 5 keeps it in rope_parameters: see _hf_value
+    "tie_embeddings": "tie_word_embeddings",
+    "max_position_embeddings": "max_position_embeddings",
+    "init_method_std": "initializer_range",
+}
+QWEN3_VOCAB_SIZE = 151_936  # Qwen3's embedding rows (151,669 tokens, padded by Qwen)
 
-from .gpt import transformer_engine_available
-from .recipes import ModelConfig
+
+def _hf_value(hf_config, name: str):
+    """A config value, at the top level (transformers 4) or inside `rope_parameters` (5)."""
+    if hasattr(hf_config, name):
+        return getattr(hf_config, name)
+    return (getattr(hf_config, "rope_parameters", None) or {})[name]
 
 
 @dataclass
-class ParallelConfig:
-    tensor: int = 1
-    pipeline: int = 1
-    virtual_pipeline: Optional[int] = None  # model chunks per pipeline stage (interleaved 1F1B)
-    sequence_parallel: bool = False
-    context: int = 1
-
-
-@dataclass
-class PrecisionConfig:
-    dtype: str = "bf16"  # bf16 | fp32
-    fp8: Optional[str] = None  # null | hybrid (E4M3 forward, E5M2 gradients) | e4m3; needs Transformer Engine
-    fp8_recipe: str = "delayed"  # delayed | tensorwise (current scaling) | blockwise | mxfp8
-    fp8_amax_history_len: int = 1024
-    fp8_amax_compute_algo: str = "max"  # max | most_recent
-    fp8_bf16_first_last_layers: bool = False  # keep the first and last layer in bf16
-
-
-@dataclass
-class PretrainModelConfig:
-    model: ModelConfig
-    parallel: ParallelConfig = field(default_factory=ParallelConfig)
-    precision: PrecisionConfig = field(default_factory=PrecisionConfig)
-    tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
-    sequence_length: int = 8192
+class ModelConfig:
+    num_layers: int
+    hidden_size: int
+    ffn_hidden_size: int
+    num_attention_heads: int
+    num_query_groups: int
+    kv_channels: int
+    layernorm_epsilon: float = 1e-6
+    rotary_base: float = 1_000_000.0
+    tie_embeddings: bool = True
+    max_position_embeddings: int = 40_960
+    init_method_std: float = 0.02
 
     def __post_init__(self) -> None:
-        problems = unsupported(self, transformer_engine_available())
-        if problems:
-            raise ValueError("this recipe cannot run here: " + "; ".join(problems))
+        if self.num_attention_heads % self.num_query_groups:
+            raise ValueError(f"{self.num_attention_heads} attention heads do not split into {self.num_query_groups} query groups")
 
-    def transformer_config(self):
-        precision = self.precision
-        fp8 = {}
-        if precision.fp8:
-            fp8 = {"fp8": precision.fp8, "fp8_recipe": precision.fp8_recipe,
-                   "fp8_amax_history_len": precision.fp8_amax_history_len,
-                   "fp8_amax_compute_algo": precision.fp8_amax_compute_algo,
-                   "first_last_layers_bf16": precision.fp8_bf16_first_last_layers}
-        p = self.parallel
-        return self.model.transformer_config(p.tensor, p.pipeline, p.virtual_pipeline, p.sequence_parallel, p.context,
-                                             bf16=precision.dtype == "bf16", **fp8)
+    # Hugging Face ---------------------------------------------------------------------------
+    def hf_config(self, vocab_size: int = QWEN3_VOCAB_SIZE):
+        from transformers import Qwen3Config
 
+        values = {hf: getattr(self, ours) for ours, hf in HF_CONFIG_NAMES.items()}
+        return Qwen3Config(vocab_size=vocab_size, hidden_act="silu", attention_bias=False, **values)
 
-def unsupported(config: PretrainModelConfig, with_transformer_engine: bool) -> list[str]:
-    """What in the config the backend cannot do, one reason each."""
-    problems = []
-    model, parallel, precision = config.model, config.parallel, config.precision
-    if precision.dtype not in ("bf16", "fp32"):
-        problems.append(f"precision.dtype {precision.dtype!r}: use bf16 or fp32")
-    if precision.fp8 and not with_transformer_engine:
-        problems.append(f"precision.fp8={precision.fp8!r} needs Transformer Engine (the `gpu` extra, on a CUDA "
-                        "machine); it is not importable here: set precision.fp8=null")
-    if precision.fp8 not in (None, "hybrid", "e4m3"):
-        problems.append(f"precision.fp8 {precision.fp8!r}: use hybrid or e4m3")
-    if parallel.sequence_parallel and not with_transformer_engine:
-        problems.append("parallel.sequence_parallel needs Transformer Engine's (or Apex's) norms; megatron-core's "
-                        "local layer spec uses torch norms, which do not support it")
-    if parallel.sequence_parallel and parallel.tensor == 1:
-        problems.append("parallel.sequence_parallel splits along the tensor-parallel group: it needs parallel.tensor > 1")
-    if model.num_query_groups % parallel.tensor:
-        problems.append(f"{model.num_query_groups} query groups do not split over tensor parallel size {parallel.tensor}")
-    layers_per_chunk = parallel.pipeline * (parallel.virtual_pipeline or 1)
-    if model.num_layers % layers_per_chunk:
-        problems.append(f"{model.num_layers} layers do not split into {parallel.pipeline} pipeline stages x "
-                        f"{parallel.virtual_pipeline or 1} virtual stages")
-    if parallel.context > 1 and not with_transformer_engine:
-        problems.append("parallel.context > 1 needs Transformer Engine's attention")
-    return problems
+    @classmethod
+    def from_hf_config(cls, hf_config) -> "ModelConfig":
+        return cls(**{ours: _hf_value(hf_config, hf) for ours, hf in HF_CONFIG_NAMES.items()})
+
+    # Sizes ----------------------------------------------------------------------------------
+    def parameter_count(self, vocab_size: int) -> dict[str, int]:
+        """Parameters by part, unpadded vocabulary (what the Hugging Face model holds)."""
+        h, heads, groups, d = self.hidden_size, self.num_attention_heads, self.num_query_groups, self.kv_channels
+        attention = h * heads * d + 2 * h * groups * d + heads * d * h + 2 * d  # q, k, v, o, q_norm, k_norm
+        mlp = 3 * h * self.ffn_hidden_size
+        layer = attention + mlp + 2 * h  # two RMSNorms
+        embedding = vocab_size * h
+        output = 0 if self.tie_embeddings else vocab_size * h
+        total = embedding + self.num_layers * layer + h + output
+        return {"embedding": embedding, "per_layer": layer, "layers": self.num_layers * layer,
+                "final_norm": h, "output_layer": output, "total": total, "non_embedding": total - embedding - output}
+
+    # megatron-core --------------------------------------------------------------------------
+    def transformer_config(self, tensor_parallel: int = 1, pipeline_parallel: int = 1,
+                           virtual_pipeline: Optional[int] = None, sequence_parallel: bool = False,
+                           context_parallel: int = 1, bf16: bool = False, **extra):
+        """megatron-core's TransformerConfig for this shape; `extra` passes precision and
+        performance settings through (fp8 options, recompute, overlap flags)."""
+        import torch
+        import torch.nn.functional as F
+        from megatron.core.transformer import TransformerConfig
+
+        return TransformerConfig(
+            num_layers=self.num_layers,
+            hidden_size=self.hidden_size,
+            ffn_hidden_size=self.ffn_hidden_size,
+            num_attention_heads=self.num_attention_heads,
+            num_query_groups=self.num_query_groups,
+            kv_channels=self.kv_channels,
+            layernorm_epsilon=self.layernorm_epsilon,
+            init_method_std=self.init_method_std,
+            normalization="RMSNorm",
+            qk_layernorm=True,
+            gated_linear_unit=True,
+            activation_func=F.silu,
+            add_bias_linear=False,
+            add_qkv_bias=False,
+            hidden_dropout=0.0,
+            attention_dropout=0.0,
+            tensor_model_parallel_size=tensor_parallel,
+            pipeline_model_parallel_size=pipeline_parallel,
+            virtual_pipeline_model_parallel_size=virtual_pipeline,
+            sequence_parallel=sequence_parallel,
+            context_parallel_size=context_parallel,
+            bf16=bf16,
+            params_dtype=torch.bfloat16 if bf16 else torch.float32,
+            pipeline_dtype=torch.bfloat16 if bf16 else torch.float32,
+            use_cpu_initialization=not torch.cuda.is_available(),
+            **extra,
+        )

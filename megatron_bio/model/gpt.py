@@ -9,7 +9,7 @@ from __future__ import annotations
 import importlib.util
 from typing import Optional
 
-from .recipes import ModelConfig
+from .config import ModelConfig
 
 
 def transformer_engine_available() -> bool:

@@ -11,12 +11,8 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING
-
 from .families import FAMILY_ORDER
-
-if TYPE_CHECKING:
-    from .unified import BioMatrixTokenizer
+from .unified import BioMatrixTokenizer
 
 METADATA_FILE = "biomatrix_tokenizer.json"
 DESCRIPTIONS_FILE = "token_descriptions.json"
@@ -24,7 +20,7 @@ DESCRIPTIONS_FILE = "token_descriptions.json"
 _STALE_CONFIG_KEYS = ("added_tokens_decoder", "name_or_path", "tokenizer_file", "auto_map")
 
 
-def _added_tokens_decoder(tokenizer: "BioMatrixTokenizer") -> dict:
+def _added_tokens_decoder(tokenizer: BioMatrixTokenizer) -> dict:
     return {
         str(token_id): {
             "content": added.content,
@@ -38,7 +34,8 @@ def _added_tokens_decoder(tokenizer: "BioMatrixTokenizer") -> dict:
     }
 
 
-def write_hf_tokenizer_dir(tokenizer: "BioMatrixTokenizer", directory: Path) -> Path:
+def write_hf_tokenizer_dir(tokenizer: BioMatrixTokenizer, directory: str | Path) -> Path:
+    directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     tokenizer.backend.save(str(directory / "tokenizer.json"))
 

@@ -17,10 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable, Iterator, Optional, Union
 
-from data_pipeline.molecule_forms import MoleculeFormError, canonical_selfies
-from data_pipeline.sources import packaged
-from data_pipeline.sources.molecules import read_ccd, read_chebi_obo, read_smiles_table
-from data_pipeline.sources.records import MoleculeRecord, Rejection
+from megatron_bio.tokenizer.molecule_forms import MoleculeFormError, canonical_selfies
+from biomatrix_io.readers import packaged
+from biomatrix_io.readers.molecules import read_ccd, read_chebi_obo, read_smiles_table
+from biomatrix_io.records import MoleculeRecord, Rejection
 
 from .ranked_file import write_ranked_tokens
 

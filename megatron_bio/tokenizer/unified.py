@@ -108,10 +108,10 @@ def _planned_tokens(selfies_symbols: Sequence[str], molecule_3d_tokens: Sequence
 
 
 class BioMatrixTokenizer:
-    """Encode and decode BioMatrix documents; export the Hugging Face tokenizer directory.
+    """Encode and decode BioMatrix documents (`hf_export` writes one as a Hugging Face directory).
 
     Build one with `build` (Qwen3 base + inventories) or `from_dir` (a directory written by
-    `save_pretrained`, or any extended Qwen3 tokenizer whose added tokens follow BioMatrix's
+    `hf_export.write_hf_tokenizer_dir`, or any extended Qwen3 tokenizer whose added tokens follow BioMatrix's
     spelling). Both end in the constructor, which discovers the token families from the backend's
     added tokens, so nothing but the tokenizer file defines the vocabulary.
     """
@@ -201,11 +201,6 @@ class BioMatrixTokenizer:
     def from_dir(cls, directory: str | Path, **options) -> "BioMatrixTokenizer":
         backend, hf_config = load_hf_tokenizer_dir(directory)
         return cls(backend, hf_config, **options)
-
-    def save_pretrained(self, directory: str | Path) -> Path:
-        from .hf_export import write_hf_tokenizer_dir
-
-        return write_hf_tokenizer_dir(self, Path(directory))
 
     # vocabulary facts -----------------------------------------------------------------------
     def _required_id(self, token: str) -> int:

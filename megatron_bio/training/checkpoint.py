@@ -1,6 +1,7 @@
-"""Training checkpoints in megatron-core's `dist_checkpointing` format, laid out as Megatron-LM does:
-`<root>/iter_0000100/` per save and `<root>/latest_checkpointed_iteration.txt`, written only after
-every rank finished, so a save cut short (SIGKILL, node loss) is never the one a resume picks.
+"""Training checkpoints in megatron-core's `dist_checkpointing` format, laid out as Megatron-LM does
+(`biomatrix_io.checkpoints`): `<root>/iter_0000100/` per save and the tracker
+`<root>/latest_checkpointed_iteration.txt`, written only after every rank finished, so a save cut
+short (SIGKILL, node loss) is never the one a resume picks.
 
 A checkpoint holds the model chunks, the optimizer (its state mapped onto the model's sharded
 tensors, so a load may use another TP/PP/DP layout), the LR/WD scheduler, the RNG states, the
@@ -21,7 +22,8 @@ import numpy as np
 import torch
 import torch.distributed as dist
 
-TRACKER = "latest_checkpointed_iteration.txt"
+from biomatrix_io.checkpoints import TRACKER, iteration_dir, resolve
+
 FORMAT = "biomatrix-pretrain-1"
 
 
@@ -33,26 +35,6 @@ class CheckpointSettings:
     vocabulary_init: str = "description"  # rows of added tokens under init_from: description | random
     optimizer_fully_reshardable: bool = True  # distributed optimizer state loadable at another TP/PP (gathered on save)
     exit_signals: list[str] = field(default_factory=lambda: ["SIGTERM", "SIGUSR1"])  # save, then exit cleanly
-
-
-def iteration_dir(root: Path, iteration: int) -> Path:
-    return Path(root) / f"iter_{iteration:07d}"
-
-
-def latest_iteration(root: Path) -> Optional[int]:
-    tracker = Path(root) / TRACKER
-    return int(tracker.read_text()) if tracker.exists() else None
-
-
-def resolve(path: str) -> Path:
-    """A checkpoint folder: `path` itself when it is one iteration, else its latest iteration."""
-    path = Path(path)
-    if (path / "metadata.json").exists():
-        return path
-    iteration = latest_iteration(path)
-    if iteration is None:
-        raise FileNotFoundError(f"{path}: neither a checkpoint (no metadata.json) nor a checkpoint root (no {TRACKER})")
-    return iteration_dir(path, iteration)
 
 
 def _content_metadata(distributed_optimizer: bool, fully_reshardable: bool) -> dict:

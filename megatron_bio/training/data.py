@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
-from data_pipeline.shards import read_blend
+from biomatrix_io.blend import read_blend
 from megatron_bio.tokenizer.megatron_adapter import MegatronTokenizerAdapter
 from megatron_bio.tokenizer.unified import BioMatrixTokenizer
 

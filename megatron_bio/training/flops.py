@@ -10,7 +10,7 @@ from typing import Optional
 
 import torch
 
-from megatron_bio.model.recipes import ModelConfig
+from megatron_bio.model.config import ModelConfig
 
 # Dense bf16 tensor-core peaks (TFLOP/s) of the accelerators this stack targets, by device-name substring.
 PEAK_BF16_TFLOPS = {"H200": 989.4, "H100 SXM": 989.4, "H100 80GB HBM3": 989.4, "H100 NVL": 835.0, "H100 PCIe": 756.0,

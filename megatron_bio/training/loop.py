@@ -18,7 +18,8 @@ from typing import Callable, Iterator, Optional
 import torch
 import torch.distributed as dist
 
-from megatron_bio.model.config import PretrainModelConfig
+from biomatrix_io import checkpoints
+from megatron_bio.model.execution import PretrainModelConfig
 from megatron_bio.model.gpt import build_gpt_model
 from megatron_bio.model.vocabulary import INITS
 
@@ -233,10 +234,10 @@ def _evaluate(model, dataset, config: PretrainConfig, num_microbatches: int) -> 
 def _restore(config: PretrainConfig, model, optimizer, scheduler, tokenizer) -> dict:
     """Where this run starts: its own latest checkpoint (a resumed or requeued job), else
     checkpoint.load (full state), else checkpoint.init_from (weights), else the seed's init."""
-    own = checkpoint.latest_iteration(config.checkpoints)
+    own = checkpoints.latest_iteration(config.checkpoints)
     source = config.checkpoints if own is not None else config.checkpoint.load
     if source:
-        path = checkpoint.resolve(source)
+        path = checkpoints.resolve(source)
         common = checkpoint.load(path, model, optimizer, scheduler)
         return {"event": "resumed", "path": str(path), "iteration": common["iteration"],
                 "consumed_samples": common["consumed_samples"],

@@ -19,7 +19,7 @@ from megatron_bio.convert.hf_to_megatron import hf_to_megatron
 from megatron_bio.convert.megatron_to_hf import megatron_to_hf
 from megatron_bio.convert.verify import compare_logits
 from megatron_bio.model.vocabulary import extend_rows
-from megatron_bio.tokenizer.config import TokenizerConfig
+from megatron_bio.tokenizer_config import TokenizerConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 CARDS = ROOT / "tests" / "data" / "model_cards"  # the released model cards, as the project started from them

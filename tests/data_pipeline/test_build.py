@@ -18,11 +18,12 @@ import yaml
 from rdkit import Chem
 
 from data_pipeline.build import build
-from data_pipeline.config import PREFIXES, DataConfig
+from data_pipeline.compose import PREFIXES
+from data_pipeline.config import DataConfig
 from data_pipeline.normalize import protein_structure_encoder
-from data_pipeline.shards import read_blend
+from biomatrix_io.blend import read_blend
 from launch.commands.data import DEFAULT_CONFIG
-from launch.config import from_dict
+from biomatrix_io.config import from_dict
 from megatron_bio.tokenizer.families import RESIDUES
 from megatron_bio.tokenizer.segments import Modality
 from megatron_bio.tokenizer.unified import parse_molecule_3d

@@ -7,8 +7,8 @@ import numpy as np
 from rdkit import Chem
 
 from data_pipeline.compose import Lexicon, compose
-from data_pipeline.config import ComposeConfig, InterleaveConfig
-from data_pipeline.molecule_forms import canonical_selfies
+from data_pipeline.compose import ComposeConfig, InterleaveConfig
+from megatron_bio.tokenizer.molecule_forms import canonical_selfies
 from data_pipeline.shards import ModalityCounter, blend
 from megatron_bio.tokenizer.segments import Modality
 

@@ -7,9 +7,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from data_pipeline.sources import packaged
-from data_pipeline.sources.molecules import read_drug_names, read_smi
-from data_pipeline.sources.records import MoleculeRecord, Rejection
+from biomatrix_io.readers import packaged
+from biomatrix_io.readers.molecules import read_drug_names, read_smi
+from biomatrix_io.records import MoleculeRecord, Rejection
 
 
 def test_nci_smi_reads_every_line():

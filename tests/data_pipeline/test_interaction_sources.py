@@ -7,9 +7,9 @@ import re
 
 import pytest
 
-from data_pipeline.sources import packaged
-from data_pipeline.sources.interactions import MOLECULEACE_TARGETS, read_affinity_table, read_moleculeace
-from data_pipeline.sources.records import AffinityRecord, Rejection
+from biomatrix_io.readers import packaged
+from biomatrix_io.readers.interactions import MOLECULEACE_TARGETS, read_affinity_table, read_moleculeace
+from biomatrix_io.records import AffinityRecord, Rejection
 
 
 def _split(results):

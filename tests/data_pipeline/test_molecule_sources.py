@@ -2,9 +2,9 @@
 
 import itertools
 
-from data_pipeline.sources import packaged
-from data_pipeline.sources.molecules import read_ccd, read_chebi_obo, read_smiles_table
-from data_pipeline.sources.records import MoleculeRecord, Rejection
+from biomatrix_io.readers import packaged
+from biomatrix_io.readers.molecules import read_ccd, read_chebi_obo, read_smiles_table
+from biomatrix_io.records import MoleculeRecord, Rejection
 
 
 def test_qm9_and_moses_tables():

@@ -6,10 +6,10 @@ import itertools
 
 import numpy as np
 
-from data_pipeline.sources import packaged
-from data_pipeline.sources.molecules import read_ccd
-from data_pipeline.sources.molecules_3d import read_qm9_3d
-from data_pipeline.sources.records import Molecule3DRecord, Rejection
+from biomatrix_io.readers import packaged
+from biomatrix_io.readers.molecules import read_ccd
+from biomatrix_io.readers.molecules_3d import read_qm9_3d
+from biomatrix_io.records import Molecule3DRecord, Rejection
 
 
 def _bond_lengths(mol) -> np.ndarray:

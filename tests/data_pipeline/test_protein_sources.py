@@ -7,10 +7,10 @@ import itertools
 import numpy as np
 import pytest
 
-from data_pipeline.sources import packaged
-from data_pipeline.sources.proteins import go_term_names, read_fasta, read_go_terms, read_swissprot
-from data_pipeline.sources.records import ComplexRecord, Molecule3DRecord, ProteinRecord, Rejection, TextRecord
-from data_pipeline.sources.structures import read_complexes, read_structure_chains
+from biomatrix_io.readers import packaged
+from biomatrix_io.readers.proteins import go_term_names, read_fasta, read_go_terms, read_swissprot
+from biomatrix_io.records import ComplexRecord, Molecule3DRecord, ProteinRecord, Rejection, TextRecord
+from biomatrix_io.readers.structures import read_complexes, read_structure_chains
 
 RESIDUES = set("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 
@@ -218,7 +218,7 @@ def test_ligand_that_cannot_be_built_is_its_own_rejection():
 def test_two_chain_complex_and_entry_accounting(tmp_path):
     import biotite.structure as struc
     import biotite.structure.io.pdbx as pdbx
-    from megatron_bio.structure.protein.chains import read_structure
+    from biomatrix_io.readers.chains import read_structure
 
     # 1BDM's two chains, which THESEUS ships as separate files, joined again into one mmCIF entry
     atoms = struc.concatenate([read_structure(theseus("1bdm_A.pdb.gz")), read_structure(theseus("1bdm_B.pdb.gz"))])

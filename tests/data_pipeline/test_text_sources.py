@@ -8,9 +8,9 @@ import re
 
 import pytest
 
-from data_pipeline.sources import packaged
-from data_pipeline.sources.records import Rejection, TextRecord
-from data_pipeline.sources.text import read_factbook, read_jsonl_text, read_pmc_nxml, read_pubmed_xml
+from biomatrix_io.readers import packaged
+from biomatrix_io.records import Rejection, TextRecord
+from biomatrix_io.readers.text import read_factbook, read_jsonl_text, read_pmc_nxml, read_pubmed_xml
 
 
 def _split(results):

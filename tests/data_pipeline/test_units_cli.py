@@ -14,7 +14,7 @@ import yaml
 from data_pipeline.build import build, merge, run_unit
 from data_pipeline.config import DataConfig
 from data_pipeline.units import plan, units_of
-from launch.config import from_dict
+from biomatrix_io.config import from_dict
 
 BIOMATRIX = str(Path(sys.executable).with_name("biomatrix"))
 

@@ -8,9 +8,9 @@ import pytest
 import torch
 from transformers import Qwen3ForCausalLM
 
-from launch.config import load_config
+from biomatrix_io.config import load_config
 from megatron_bio.model.gpt import build_gpt_model, transformer_engine_available
-from megatron_bio.model.recipes import QWEN3_VOCAB_SIZE, ModelConfig
+from megatron_bio.model.config import QWEN3_VOCAB_SIZE, ModelConfig
 from megatron_bio.training.loop import PretrainConfig
 
 CONFIGS = Path(__file__).resolve().parents[2] / "launch" / "configs"

@@ -4,7 +4,7 @@ description's subwords + N(0, I/d) noise, padding rows zero; the random alternat
 import pytest
 import torch
 
-from megatron_bio.model.recipes import QWEN3_VOCAB_SIZE
+from megatron_bio.model.config import QWEN3_VOCAB_SIZE
 from megatron_bio.model.vocabulary import description_subwords, extend_rows
 from megatron_bio.tokenizer.base import load_hf_tokenizer_dir
 

@@ -106,7 +106,7 @@ def shards(workspace):
 def test_sharding_arrays_give_the_local_executors_bytes(workspace, shards):
     from data_pipeline.build import build
     from data_pipeline.config import DataConfig
-    from launch.config import load_config
+    from biomatrix_io.config import load_config
 
     root, data = workspace
     build(load_config(DataConfig, data), workers=1, progress=False)

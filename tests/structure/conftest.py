@@ -7,7 +7,7 @@ import itertools
 
 import pytest
 
-from data_pipeline.sources.records import Molecule3DRecord
+from biomatrix_io.records import Molecule3DRecord
 
 
 def _records(source: str, count: int) -> list[Molecule3DRecord]:

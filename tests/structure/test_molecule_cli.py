@@ -11,7 +11,7 @@ import numpy as np
 import rdkit
 from rdkit import Chem
 
-from data_pipeline.sources import packaged
+from biomatrix_io.readers import packaged
 
 BIOMATRIX = str(Path(sys.executable).with_name("biomatrix"))
 EGFR_SDF = Path(rdkit.__file__).parent / "Contrib" / "PBF" / "testData" / "egfr.sdf"

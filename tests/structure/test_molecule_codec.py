@@ -106,7 +106,7 @@ def test_small_linear_and_disconnected_molecules(ours, smiles):
 
 
 def _single_atom():
-    from data_pipeline.sources.molecules_3d import molecule_from_xyz
+    from biomatrix_io.readers.molecules_3d import molecule_from_xyz
 
     return molecule_from_xyz(["Xe"], np.zeros((1, 3)))
 

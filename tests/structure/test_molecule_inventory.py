@@ -15,7 +15,7 @@ from megatron_bio.structure.molecule.inventory import (
 )
 from megatron_bio.structure.molecule.train import RELEASED_CHECKPOINT
 from megatron_bio.tokenizer import Segment
-from megatron_bio.tokenizer.config import TokenizerConfig
+from megatron_bio.tokenizer_config import TokenizerConfig
 from megatron_bio.tokenizer.families import molecule_3d_token
 
 

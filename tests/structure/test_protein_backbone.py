@@ -6,7 +6,7 @@ import pytest
 
 from megatron_bio.structure.protein.backbone import rebuild, rebuild_exact, residue_torsions
 from megatron_bio.structure.protein.torsion import TorsionCodebook
-from megatron_bio.structure.protein.chains import read_chains
+from biomatrix_io.readers.chains import read_chains
 from megatron_bio.structure.protein.evaluate import usage
 from megatron_bio.structure.protein.metrics import backbone_rmsd, tm_score
 
@@ -93,7 +93,7 @@ def test_corpus_deduplicates_and_splits_by_similarity():
 
 
 def test_a_written_backbone_reads_back(chains, tmp_path):
-    from megatron_bio.structure.protein.chains import write_backbone
+    from megatron_bio.structure.protein.backbone import write_backbone
 
     sequence, backbone = chains[0]
     for suffix in (".pdb", ".cif"):

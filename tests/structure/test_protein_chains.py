@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from Bio.SeqUtils import seq1
 
-from data_pipeline.sources import packaged
-from data_pipeline.sources.records import ProteinRecord, Rejection
-from megatron_bio.structure.protein.chains import (
+from biomatrix_io.readers import packaged
+from biomatrix_io.records import ProteinRecord, Rejection
+from biomatrix_io.readers.chains import (
     ChainFilter,
     longest_gap,
     protein_residues,

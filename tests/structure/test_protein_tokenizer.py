@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from megatron_bio.structure.geometry import random_rigid_motion
-from megatron_bio.structure.protein.chains import read_chains
+from biomatrix_io.readers.chains import read_chains
 from megatron_bio.structure.protein.codec import TOKENIZERS, encode_chain, load, structure_tokens
 from megatron_bio.structure.protein.corpus import read_corpus, screen, split, structure_files
 from megatron_bio.structure.protein.metrics import backbone_rmsd, tm_score

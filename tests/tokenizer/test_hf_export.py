@@ -6,9 +6,9 @@ import random
 
 from transformers import AutoTokenizer
 
-from data_pipeline.molecule_forms import MoleculeFormError, canonical_selfies
-from data_pipeline.sources import packaged
-from data_pipeline.sources.molecules import read_chebi_obo
+from megatron_bio.tokenizer.molecule_forms import MoleculeFormError, canonical_selfies
+from biomatrix_io.readers import packaged
+from biomatrix_io.readers.molecules import read_chebi_obo
 from megatron_bio.tokenizer import Modality, Segment, TokenizationError
 
 MODEL_CARD_WRAPPINGS = [

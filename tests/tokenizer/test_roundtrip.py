@@ -8,8 +8,8 @@ import selfies as sf
 from Bio import SeqIO
 from rdkit import Chem
 
-from data_pipeline.sources import packaged
-from data_pipeline.sources.molecules import read_smiles_table
+from biomatrix_io.readers import packaged
+from biomatrix_io.readers.molecules import read_smiles_table
 from megatron_bio.tokenizer import Family, Modality, Segment
 
 

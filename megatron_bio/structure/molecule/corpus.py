@@ -15,10 +15,10 @@ import itertools
 from multiprocessing import Pool
 from typing import Iterator, Optional, Union
 
-from data_pipeline.sources import packaged
-from data_pipeline.sources.molecules import read_ccd, read_chebi_obo, read_smiles_table
-from data_pipeline.sources.molecules_3d import read_qm9_3d, read_sdf
-from data_pipeline.sources.records import Molecule3DRecord, MoleculeRecord, Rejection
+from biomatrix_io.readers import packaged
+from biomatrix_io.readers.molecules import read_ccd, read_chebi_obo, read_smiles_table
+from biomatrix_io.readers.molecules_3d import read_qm9_3d, read_sdf
+from biomatrix_io.records import Molecule3DRecord, MoleculeRecord, Rejection
 
 from .conformers import ConformerConfig, generate_conformer
 from .errors import StructureTokenError

@@ -18,7 +18,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 
-from data_pipeline.sources.records import Molecule3DRecord, Rejection, reason_group
+from biomatrix_io.records import Molecule3DRecord, Rejection, reason_group
 from megatron_bio.tokenizer.families import molecule_3d_token
 from megatron_bio.tokenizer.ranked_file import write_ranked_tokens
 from megatron_bio.tokenizer.unified import DEFAULT_MOLECULE_3D_INVENTORY

@@ -24,7 +24,7 @@ import numpy as np
 import torch
 from torch.nn import functional as F
 
-from data_pipeline.sources.records import Rejection
+from biomatrix_io.records import Rejection
 
 from .codec import atom_contexts
 from .corpus import molecules

@@ -9,8 +9,11 @@ chain, which is why the learned tokenizer predicts every residue's frame jointly
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 
+from biomatrix_io.readers.chains import BACKBONE_ATOMS
 from megatron_bio.structure.geometry import cross
 
 # Engh & Huber (1991) ideal backbone geometry: bond lengths in angstroms, bond angles in radians.
@@ -95,3 +98,23 @@ def rebuild_exact(backbone: np.ndarray) -> np.ndarray:
     """The same chain rebuilt from its own lengths, angles and torsions (a check of the NeRF itself)."""
     points = atom_chain(backbone)
     return nerf(points[:3], bond_lengths(points)[2:], bond_angles(points)[1:], torsions(points)).reshape(-1, 3, 3)
+
+
+def write_backbone(backbone: np.ndarray, sequence: str, path: str | Path, chain_id: str = "A") -> Path:
+    """A (residues, 3, 3) N/CA/C backbone as a PDB or mmCIF file (by suffix), residues named from
+    the sequence's letters (X -> UNK)."""
+    import biotite.structure as struc
+    from biotite.sequence import ProteinSequence
+    from biotite.structure.io import save_structure
+
+    if len(backbone) != len(sequence):
+        raise ValueError(f"{len(backbone)} residues of coordinates, {len(sequence)} letters")
+    atoms = struc.AtomArray(3 * len(sequence))
+    atoms.coord = np.asarray(backbone, dtype=np.float32).reshape(-1, 3)
+    atoms.chain_id[:] = chain_id
+    atoms.res_id = np.repeat(np.arange(1, len(sequence) + 1), 3)
+    atoms.res_name = np.repeat([ProteinSequence.convert_letter_1to3(s) if s != "X" else "UNK" for s in sequence], 3)
+    atoms.atom_name = np.tile(BACKBONE_ATOMS, len(sequence))
+    atoms.element = np.tile(["N", "C", "C"], len(sequence))
+    save_structure(str(path), atoms)
+    return Path(path)

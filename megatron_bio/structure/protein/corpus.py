@@ -24,7 +24,7 @@ from typing import Iterable
 
 import numpy as np
 
-from .chains import ChainFilter, read_chains
+from biomatrix_io.readers.chains import ChainFilter, read_chains
 
 THESEUS = Path("/usr/share/doc/theseus/examples")  # Debian theseus-examples: LDH, trypsin, cytochrome families
 EMBOSS = Path("/usr/share/EMBOSS/test/data/structure")  # Debian emboss-test

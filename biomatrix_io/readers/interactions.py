@@ -6,32 +6,21 @@ only parse: SMILES are canonicalized in stage 1 (`data_pipeline.normalize`)."""
 from __future__ import annotations
 
 import csv
-import gzip
 import math
 import re
 from pathlib import Path
 from typing import Iterator, Optional, Union
 
-from .records import AffinityRecord, Provenance, Rejection
+from biomatrix_io.files import open_text, undecodable
+from biomatrix_io.records import AffinityRecord, Provenance, Rejection
 
 Read = Union[AffinityRecord, Rejection]
-
-# Bytes that are not UTF-8 come through `surrogateescape` as these code points: such a row is
-# rejected on its own instead of the decoder stopping the whole file.
-_UNDECODABLE = re.compile("[\udc80-\udcff]")
-
-
-def _open_text(path: Path):
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8", errors="surrogateescape", newline="")
-    return open(path, encoding="utf-8", errors="surrogateescape", newline="")
-
 
 def _table_rows(path: Path, required: list[str]) -> Iterator[Union[tuple[int, dict[str, str]], Rejection]]:
     """(line, row) for every well-formed data row of a CSV/TSV table (optionally gzipped), a
     `Rejection` for every malformed one (bad UTF-8, wrong field count, CSV syntax), or a single
     file-level `Rejection` when the header lacks a required column."""
-    with _open_text(path) as handle:
+    with open_text(path, newline="") as handle:
         reader = csv.reader(handle, dialect="excel-tab" if ".tsv" in path.suffixes else "excel")
         try:
             header = next(reader, [])
@@ -54,7 +43,7 @@ def _table_rows(path: Path, required: list[str]) -> Iterator[Union[tuple[int, di
                 continue
             if not row:  # a blank line is not an entry
                 continue
-            if any(_UNDECODABLE.search(cell) for cell in row):
+            if any(undecodable(cell) for cell in row):
                 yield Rejection(provenance, "bad UTF-8")
             elif len(row) != len(header):
                 yield Rejection(provenance, f"{len(row)} fields where the header has {len(header)}")

@@ -5,26 +5,22 @@ into a molecule, so that callers can account for every input entry."""
 from __future__ import annotations
 
 import csv
-import gzip
 import re
 from pathlib import Path
 from typing import Iterator, Union
 
 import numpy as np
 
-from .records import Molecule3DRecord, MoleculeRecord, Provenance, Rejection
+from biomatrix_io.files import open_binary, open_text, undecodable
+from biomatrix_io.records import Molecule3DRecord, MoleculeRecord, Provenance, Rejection
 
 Read = Union[MoleculeRecord, Rejection]
-
-
-def _open_text(path: Path):
-    return gzip.open(path, "rt", encoding="utf-8") if path.suffix == ".gz" else open(path, encoding="utf-8")
 
 
 def read_smiles_table(path: str | Path, smiles_column: str = "SMILES", id_column: str | None = None) -> Iterator[Read]:
     """CSV/TSV (optionally gzipped) with a SMILES column: MOSES splits, QM9 parts, property tables."""
     path = Path(path)
-    with _open_text(path) as handle:
+    with open_text(path) as handle:
         reader = csv.DictReader(handle, dialect="excel-tab" if ".tsv" in path.suffixes else "excel")
         if smiles_column not in (reader.fieldnames or []):
             raise ValueError(f"{path}: no {smiles_column!r} column (columns: {reader.fieldnames})")
@@ -32,10 +28,12 @@ def read_smiles_table(path: str | Path, smiles_column: str = "SMILES", id_column
             record_id = row[id_column] if id_column else f"{path.name}:{row_number}"
             provenance = Provenance(str(path), f"line {row_number}", record_id)
             smiles = (row[smiles_column] or "").strip()
-            if smiles:
-                yield MoleculeRecord(provenance, smiles)
-            else:
+            if not smiles:
                 yield Rejection(provenance, "empty SMILES")
+            elif undecodable(smiles):
+                yield Rejection(provenance, "bad UTF-8")
+            else:
+                yield MoleculeRecord(provenance, smiles)
 
 
 _OBO_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
@@ -49,12 +47,14 @@ def read_chebi_obo(path: str | Path) -> Iterator[Read]:
     def finish(term: dict, line: int) -> Iterator[Read]:
         if term.get("id", "").startswith("CHEBI:") and not term.get("obsolete"):
             provenance = Provenance(str(path), f"line {line}", term["id"])
-            if term.get("smiles"):
+            if any(undecodable(term.get(key) or "") for key in ("smiles", "name", "def")):
+                yield Rejection(provenance, "invalid UTF-8 byte in the term")
+            elif term.get("smiles"):
                 yield MoleculeRecord(provenance, term["smiles"], term.get("name"), {"definition": term.get("def")})
 
     term: dict = {}
     start = 0
-    with _open_text(path) as handle:
+    with open_text(path) as handle:
         for lineno, line in enumerate(handle, start=1):
             line = line.rstrip("\n")
             if line.startswith("["):
@@ -190,7 +190,7 @@ def read_smi(path: str | Path) -> Iterator[Read]:
     Blank lines and `#` comments are not entries. Read as bytes and decoded line by line, so one
     line of bad UTF-8 is one rejection."""
     path = Path(path)
-    with gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb") as handle:
+    with open_binary(path) as handle:
         for lineno, raw in enumerate(handle, start=1):
             provenance = Provenance(str(path), f"line {lineno}", f"{path.name}:{lineno}")
             try:

@@ -18,7 +18,6 @@ Parsing is biotite's; what this module decides, it decides explicitly:
 
 from __future__ import annotations
 
-import gzip
 import io
 from dataclasses import dataclass
 from functools import lru_cache
@@ -27,7 +26,8 @@ from typing import Iterator, Union
 
 import numpy as np
 
-from data_pipeline.sources.records import ProteinRecord, Provenance, Rejection
+from biomatrix_io.files import first_line, open_binary
+from biomatrix_io.records import ProteinRecord, Provenance, Rejection
 
 Read = Union[ProteinRecord, Rejection]
 
@@ -118,7 +118,7 @@ def read_structure(path: str | Path):
     except StructureFileError:
         raise
     except Exception as error:  # biotite raises several unrelated types for malformed files
-        raise StructureFileError(f"cannot parse {kind[1:]}: {_first_line(error)}") from error
+        raise StructureFileError(f"cannot parse {kind[1:]}: {first_line(error)}") from error
     if len(atoms) == 0:
         raise StructureFileError("no atoms in the first model")
     return _resolve_altlocs(atoms)
@@ -126,12 +126,10 @@ def read_structure(path: str | Path):
 
 def _read_bytes(path: Path) -> bytes:
     try:
-        if path.suffix == ".gz":
-            with gzip.open(path, "rb") as handle:
-                return handle.read()
-        return path.read_bytes()
+        with open_binary(path) as handle:
+            return handle.read()
     except (OSError, EOFError) as error:  # truncated or corrupt gzip stream
-        raise StructureFileError(f"unreadable file: {_first_line(error)}") from error
+        raise StructureFileError(f"unreadable file: {first_line(error)}") from error
 
 
 def _parse(data: bytes, kind: str):
@@ -299,26 +297,3 @@ def read_chains(path: str | Path, config: ChainFilter = ChainFilter()) -> Iterat
         return
     yield from chain_records(atoms, path, config)
 
-
-def _first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
-
-
-def write_backbone(backbone: np.ndarray, sequence: str, path: str | Path, chain_id: str = "A") -> Path:
-    """A (residues, 3, 3) N/CA/C backbone as a PDB or mmCIF file (by suffix), residues named from
-    the sequence's letters (X -> UNK)."""
-    import biotite.structure as struc
-    from biotite.sequence import ProteinSequence
-    from biotite.structure.io import save_structure
-
-    if len(backbone) != len(sequence):
-        raise ValueError(f"{len(backbone)} residues of coordinates, {len(sequence)} letters")
-    atoms = struc.AtomArray(3 * len(sequence))
-    atoms.coord = np.asarray(backbone, dtype=np.float32).reshape(-1, 3)
-    atoms.chain_id[:] = chain_id
-    atoms.res_id = np.repeat(np.arange(1, len(sequence) + 1), 3)
-    atoms.res_name = np.repeat([ProteinSequence.convert_letter_1to3(s) if s != "X" else "UNK" for s in sequence], 3)
-    atoms.atom_name = np.tile(BACKBONE_ATOMS, len(sequence))
-    atoms.element = np.tile(["N", "C", "C"], len(sequence))
-    save_structure(str(path), atoms)
-    return Path(path)

@@ -9,14 +9,14 @@ protein file is rejected with its reason.
 
 from __future__ import annotations
 
-import gzip
 import io
 import itertools
 import re
 from pathlib import Path
 from typing import Iterator, Union
 
-from .records import ProteinRecord, Provenance, Rejection, TextRecord
+from biomatrix_io.files import first_line, open_text, undecodable
+from biomatrix_io.records import ProteinRecord, Provenance, Rejection, TextRecord
 
 Read = Union[ProteinRecord, Rejection]
 ReadText = Union[TextRecord, Rejection]
@@ -25,14 +25,6 @@ _RESIDUES = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZ")
 _NUCLEOTIDES = frozenset("ACGTUN")
 NUCLEOTIDE_FRACTION = 0.9  # at least this share of ACGTUN ...
 NUCLEOTIDE_MIN_LENGTH = 20  # ... over at least this many letters: a nucleotide sequence
-_REPLACEMENT = "\ufffd"  # what an invalid UTF-8 byte decodes to (errors="replace")
-
-
-def _open_text(path: Path):
-    """Text with invalid UTF-8 bytes replaced, so that one bad byte rejects its entry, not the file."""
-    if path.suffix == ".gz":
-        return gzip.open(path, "rt", encoding="utf-8", errors="replace")
-    return open(path, encoding="utf-8", errors="replace")
 
 
 def _require(path: str | Path) -> Path:
@@ -42,12 +34,8 @@ def _require(path: str | Path) -> Path:
     return path
 
 
-def _first_line(error: BaseException) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]
-
-
 def _file_rejection(path: Path, error: BaseException) -> Rejection:
-    return Rejection(Provenance(str(path), "file", path.name), f"unreadable file: {_first_line(error)}")
+    return Rejection(Provenance(str(path), "file", path.name), f"unreadable file: {first_line(error)}")
 
 
 def normalized_sequence(raw: str) -> str:
@@ -60,7 +48,7 @@ def sequence_problem(sequence: str) -> str | None:
     """Why a (normalized) sequence is not a protein sequence the tokenizer can take, or None."""
     if not sequence:
         return "empty sequence"
-    if _REPLACEMENT in sequence:
+    if undecodable(sequence):
         return "invalid UTF-8 byte in the sequence"
     foreign = sorted(set(sequence) - _RESIDUES)
     if foreign:
@@ -84,7 +72,7 @@ def read_fasta(path: str | Path) -> Iterator[Read]:
 
     path = _require(path)
     try:
-        with _open_text(path) as handle:
+        with open_text(path) as handle:
             first = next((line for line in handle if line.strip()), "")
             if first and not first.startswith(">"):
                 yield Rejection(Provenance(str(path), "file", path.name), "not FASTA: text before the first '>' header")
@@ -97,7 +85,7 @@ def read_fasta(path: str | Path) -> Iterator[Read]:
 
 
 def _fasta_record(provenance: Provenance, header: str, raw: str) -> Read:
-    if _REPLACEMENT in header:
+    if undecodable(header):
         return Rejection(provenance, "invalid UTF-8 byte in the header")
     sequence = normalized_sequence(raw)
     problem = sequence_problem(sequence)
@@ -127,17 +115,17 @@ def read_swissprot(path: str | Path) -> Iterator[Read]:
 
     path = _require(path)
     try:
-        with _open_text(path) as handle:
+        with open_text(path) as handle:
             for start, text in _flat_entries(handle):
                 accession = _ACCESSION.search(text)
                 provenance = Provenance(str(path), f"line {start}", accession.group(1) if accession else f"{path.name}:{start}")
-                if _REPLACEMENT in text:
+                if undecodable(text):
                     yield Rejection(provenance, "invalid UTF-8 byte in the entry")
                     continue
                 try:
                     entry = SwissProt.read(io.StringIO(text))
                 except (ValueError, IndexError, KeyError) as error:  # SwissProtParserError is a ValueError
-                    yield Rejection(provenance, "malformed entry: " + _first_line(error))
+                    yield Rejection(provenance, "malformed entry: " + first_line(error))
                     continue
                 yield _swissprot_record(provenance, entry)
     except (OSError, EOFError) as error:  # truncated or corrupt gzip stream
@@ -207,7 +195,7 @@ def read_go_terms(path: str | Path) -> Iterator[ReadText]:
     [Term] stanza is a `TextRecord` or a `Rejection` (obsolete, no name, no definition)."""
     path = _require(path)
     try:
-        with _open_text(path) as handle:
+        with open_text(path) as handle:
             for start, term in _obo_terms(handle):
                 term_id = term.get("id", [f"{path.name}:{start}"])[0]
                 provenance = Provenance(str(path), f"line {start}", term_id)
@@ -215,7 +203,7 @@ def read_go_terms(path: str | Path) -> Iterator[ReadText]:
                 name = term.get("name", [""])[0].strip()
                 if term.get("is_obsolete") == ["true"]:
                     yield Rejection(provenance, "obsolete term")
-                elif _REPLACEMENT in name or (definition and _REPLACEMENT in definition.group(1)):
+                elif undecodable(name) or (definition and undecodable(definition.group(1))):
                     yield Rejection(provenance, "invalid UTF-8 byte in the term")
                 elif not name:
                     yield Rejection(provenance, "no name")
@@ -232,7 +220,7 @@ def go_term_names(path: str | Path) -> dict[str, str]:
     """GO id -> term name, for every term (obsolete ones too: old annotations cite them) and each
     of its alternative ids."""
     names: dict[str, str] = {}
-    with _open_text(_require(path)) as handle:
+    with open_text(_require(path)) as handle:
         for _, term in _obo_terms(handle):
             if "id" in term and "name" in term:
                 for term_id in term["id"] + term.get("alt_id", []):

@@ -16,7 +16,8 @@ from typing import Iterator, Union
 
 import numpy as np
 
-from .records import Molecule3DRecord, Provenance, Rejection
+from biomatrix_io.files import first_line, open_text
+from biomatrix_io.records import Molecule3DRecord, Provenance, Rejection
 
 Read3D = Union[Molecule3DRecord, Rejection]
 
@@ -46,7 +47,7 @@ def read_qm9_3d(path: str | Path) -> Iterator[Read3D]:
 
     RDLogger.DisableLog("rdApp.*")
     path = Path(path)
-    with open(path, encoding="utf-8") as handle:
+    with open_text(path) as handle:
         for row_number, row in enumerate(csv.DictReader(handle), start=2):
             provenance = Provenance(str(path), f"line {row_number}", f"qm9:{row['Index']}")
             try:
@@ -62,7 +63,7 @@ def read_qm9_3d(path: str | Path) -> Iterator[Read3D]:
             try:
                 rdDetermineBonds.DetermineBonds(mol, charge=0)
             except Exception as error:  # RDKit raises ValueError or RuntimeError, by version
-                yield Rejection(provenance, "bonds cannot be derived from the geometry: " + _first_line(error))
+                yield Rejection(provenance, "bonds cannot be derived from the geometry: " + first_line(error))
                 continue
             yield Molecule3DRecord(provenance, mol, properties={"smiles": row["SMILES"]})
 
@@ -87,6 +88,3 @@ def read_sdf(path: str | Path) -> Iterator[Read3D]:
             continue
         yield Molecule3DRecord(provenance, Chem.AddHs(mol, addCoords=True), name or None)
 
-
-def _first_line(error: Exception) -> str:
-    return (str(error).strip().splitlines() or [type(error).__name__])[0]

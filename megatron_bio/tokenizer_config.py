@@ -1,11 +1,17 @@
-"""What selects a BioMatrix tokenizer; read from `launch/configs/tokenizer.yaml` and overrides."""
+"""What selects a BioMatrix tokenizer: a config section of every job that tokenizes (data builds,
+training, conversion), read from `launch/configs/tokenizer.yaml` and overrides.
+
+It joins two layers, which is why it sits above both: the unified vocabulary
+(`megatron_bio.tokenizer`) and the molecule structure tokenizer (`megatron_bio.structure`), whose
+codebook decides the fallback of a molecule-3D pair outside the inventory.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Optional
 
-from .unified import DEFAULT_MOLECULE_3D_INVENTORY, DEFAULT_SELFIES_INVENTORY, BioMatrixTokenizer
+from megatron_bio.tokenizer.unified import DEFAULT_MOLECULE_3D_INVENTORY, DEFAULT_SELFIES_INVENTORY, BioMatrixTokenizer
 
 
 @dataclass
@@ -18,6 +24,7 @@ class TokenizerConfig:
     strict_molecule_3d: bool = False
 
     def build(self) -> BioMatrixTokenizer:
+        # Imported here: the structure tokenizer (torch, RDKit) loads only when a tokenizer is built.
         from megatron_bio.structure.molecule.config import checkpoint_path
         from megatron_bio.structure.molecule.inventory import NearestCodeFallback
 

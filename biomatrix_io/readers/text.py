@@ -5,7 +5,6 @@ that hold no usable text, so that callers can account for every input entry."""
 
 from __future__ import annotations
 
-import gzip
 import html
 import json
 import re
@@ -14,16 +13,13 @@ import zlib
 from pathlib import Path
 from typing import Iterable, Iterator, Union
 
-from .records import Provenance, Rejection, TextRecord
+from biomatrix_io.files import open_binary
+from biomatrix_io.records import Provenance, Rejection, TextRecord
 
 Read = Union[TextRecord, Rejection]
 
 # What a damaged file raises while it is being read: bad XML, a truncated or corrupt gzip stream.
 _STREAM_ERRORS = (ET.ParseError, EOFError, OSError, zlib.error)
-
-
-def _open_binary(path: Path):
-    return gzip.open(path, "rb") if path.suffix == ".gz" else open(path, "rb")
 
 
 def _squash(text: str) -> str:
@@ -62,7 +58,7 @@ def read_pubmed_xml(path: str | Path) -> Iterator[Read]:
     """
     path = Path(path)
     count = 0
-    with _open_binary(path) as handle:
+    with open_binary(path) as handle:
         try:
             root = None
             for event, element in ET.iterparse(handle, events=("start", "end")):
@@ -168,7 +164,7 @@ def read_jsonl_text(path: str | Path, field: str = "text", id_field: str | None 
     is one rejection and the lines after it are still read; blank lines are not entries."""
     path = Path(path)
     lineno = 0
-    with _open_binary(path) as handle:
+    with open_binary(path) as handle:
         try:
             for lineno, raw in enumerate(handle, start=1):
                 if raw.strip():

@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from launch.config import load_config
-from megatron_bio.model.recipes import QWEN3_VOCAB_SIZE
+from biomatrix_io import checkpoints
+from biomatrix_io.config import load_config
+from megatron_bio.model.config import QWEN3_VOCAB_SIZE
 from megatron_bio.model.vocabulary import extend_rows
 from megatron_bio.training import checkpoint
 from megatron_bio.training.loop import PretrainConfig, build_model, build_optimizer
@@ -58,4 +59,4 @@ def test_a_weights_only_checkpoint_is_not_a_run_to_resume(base):
 
 def test_a_folder_without_checkpoints_is_named(tmp_path):
     with pytest.raises(FileNotFoundError, match=str(tmp_path)):
-        checkpoint.resolve(str(tmp_path))
+        checkpoints.resolve(str(tmp_path))

@@ -1,6 +1,6 @@
 import pytest
 
-from data_pipeline.molecule_forms import MoleculeFormError, canonical_selfies, canonical_smiles
+from megatron_bio.tokenizer.molecule_forms import MoleculeFormError, canonical_selfies, canonical_smiles
 
 
 def test_canonical_forms_agree_across_spellings():

@@ -1,7 +1,7 @@
 """Readers of macromolecular structure files (PDB, mmCIF; gzipped or not): protein chains, and the
 complexes an entry holds (protein chains together, or with small-molecule ligands).
 
-Chains are read by `megatron_bio.structure.protein.chains`, the protein structure tokenizer's own
+Chains are read by `biomatrix_io.readers.chains`, the protein structure tokenizer's own
 input module, so that the data pipeline and the tokenizer see the same residues.
 """
 
@@ -14,7 +14,7 @@ from typing import Iterator, Union
 
 import numpy as np
 
-from megatron_bio.structure.protein.chains import (
+from biomatrix_io.readers.chains import (
     ChainFilter,
     StructureFileError,
     chain_ids,
@@ -25,7 +25,7 @@ from megatron_bio.structure.protein.chains import (
     read_structure,
 )
 
-from .records import ComplexRecord, Molecule3DRecord, ProteinRecord, Provenance, Rejection
+from biomatrix_io.records import ComplexRecord, Molecule3DRecord, ProteinRecord, Provenance, Rejection
 
 # HETATM groups that are not ligands: water, crystallization and buffer additives, cryoprotectants,
 # polyatomic ions, and the caps covalently ending a chain (ACE, NH2). Single-atom groups (metal and
