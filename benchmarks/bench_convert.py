@@ -35,7 +35,7 @@ def write_random_hf(folder: Path) -> int:
     from biomatrix_io.config import load_config
     from megatron_bio.convert.megatron_to_hf import ShardWriter
     from megatron_bio.model.config import QWEN3_VOCAB_SIZE
-    from megatron_bio.training.loop import PretrainConfig
+    from megatron_bio.training.config import PretrainConfig
 
     model = load_config(PretrainConfig, RECIPE).model
     hf_config = model.hf_config(QWEN3_VOCAB_SIZE)
@@ -60,15 +60,16 @@ def baseline(hf_dir: str, out: str) -> dict:
     import torch
     from transformers import AutoModelForCausalLM
 
-    from megatron_bio.convert.mapping import TO_MEGATRON, expand
+    from megatron_bio.convert.mapping import expand
     from megatron_bio.model.config import ModelConfig
 
     started = time.perf_counter()
     model = AutoModelForCausalLM.from_pretrained(hf_dir, dtype=torch.bfloat16)
     config = ModelConfig.from_hf_config(model.config)
     state = model.state_dict()
-    converted = {key: TO_MEGATRON[kind]([state[k] for k in hf_keys], config, state[hf_keys[0]].shape[0]).clone()
-                 for key, hf_keys, kind in expand(config)}
+    converted = {mapping.megatron: mapping.to_megatron([state[k] for k in mapping.hf], config,
+                                                       state[mapping.hf[0]].shape[0]).clone()
+                 for mapping in expand(config)}
     torch.save(converted, out)
     return {"seconds": time.perf_counter() - started, "peak_memory_gb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1e6}
 

@@ -41,7 +41,7 @@ class RandomTokens:
 
 def _config(args):
     from biomatrix_io.config import load_config
-    from megatron_bio.training.loop import PretrainConfig
+    from megatron_bio.training.config import PretrainConfig
 
     return load_config(PretrainConfig, TINY, [
         f"model.num_layers={args.layers}", f"model.hidden_size={args.hidden}", f"model.ffn_hidden_size={3 * args.hidden}",
@@ -62,10 +62,11 @@ def _timed(step, steps: int) -> float:
 def measure_megatron(config, padded: int, steps: int, folder: Path) -> dict:
     from megatron.core.timers import Timers
 
+    from megatron_bio.model.distributed import initialize
     from megatron_bio.training import checkpoint
-    from megatron_bio.training.loop import build_model, build_optimizer, check_batches, initialize, train_step
+    from megatron_bio.training.loop import build_model, build_optimizer, check_batches, train_step
 
-    initialize(config)
+    initialize(config.parallel.tensor, config.parallel.pipeline, seed=config.seed)
     model, _ = build_model(config, padded)
     optimizer, scheduler = build_optimizer(config, model)
     data = RandomTokens(config.tokenizer.build().vocab_size, config.sequence_length)

@@ -2,7 +2,10 @@
 
 Unknown keys are errors (a typo must not silently fall back to a default). Override values are
 parsed as YAML scalars (`--set x=null` gives None), then numbers are coerced to the field's type:
-YAML 1.1 reads `2e-4` as a string, and a learning rate must not arrive as one.
+YAML 1.1 reads `2e-4` as a string, and a learning rate must not arrive as one. An enumerated field
+is typed `Literal[...]`, and a value outside it is refused with the allowed values listed.
+
+A library module: every job and the CLI read their configs through it.
 """
 
 from __future__ import annotations
@@ -10,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import typing
 from pathlib import Path
-from typing import Any, Iterable, Optional, TypeVar
+from typing import Any, Iterable, Literal, Optional, TypeVar
 
 import yaml
 
@@ -64,6 +67,11 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
         return value
     if typing.get_origin(hint) is typing.Union and type(None) in args:
         (hint,) = [a for a in args if a is not type(None)] or (Any,)
+    if typing.get_origin(hint) is Literal:
+        allowed = typing.get_args(hint)
+        if value not in allowed:
+            raise ValueError(f"{where}: {value!r} is not one of {', '.join(map(repr, allowed))}")
+        return value
     if hint is float and isinstance(value, (int, str)) and not isinstance(value, bool):
         try:
             return float(value)

@@ -9,7 +9,7 @@ the tokenizer); this module composes them.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Literal, Optional
 
 from megatron_bio.tokenizer_config import TokenizerConfig
 
@@ -24,7 +24,7 @@ class SourceConfig:
     paths: list[str] = field(default_factory=list)
     options: dict = field(default_factory=dict)  # keyword arguments of the reader
     limit: Optional[int] = None  # first N entries over all files (demo and tests); null = all
-    text_category: str = "text/scientific"  # text sources: where their plain documents go
+    text_category: Literal["text/general", "text/scientific"] = "text/scientific"  # text sources: where their plain documents go
     interleave: bool = False  # text sources: link entity mentions and insert their 1D forms
     lexicon: bool = False  # entity sources: their names join the interleaving lexicon
     conformer_fraction: float = 0.0  # SMILES-only molecules: share given an ETKDG+MMFF conformer (by id hash)
@@ -52,7 +52,7 @@ class DataConfig:
     normalize: NormalizeConfig = field(default_factory=NormalizeConfig)
     compose: ComposeConfig = field(default_factory=ComposeConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
-    blend_weights: str = "paper"  # paper (the report's token budget per prefix) | counts (tokens written)
+    blend_weights: Literal["paper", "counts"] = "paper"  # the report's token budget per prefix | tokens written
 
     def __post_init__(self) -> None:
         from .catalog import READERS
@@ -60,7 +60,3 @@ class DataConfig:
         for name, source in self.sources.items():
             if source.reader not in READERS:
                 raise ValueError(f"source {name!r}: unknown reader {source.reader!r}; known: {sorted(READERS)}")
-            if source.text_category not in ("text/general", "text/scientific"):
-                raise ValueError(f"source {name!r}: text_category must be text/general or text/scientific")
-        if self.blend_weights not in ("paper", "counts"):
-            raise ValueError("blend_weights must be paper or counts")

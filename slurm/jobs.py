@@ -15,7 +15,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
-from typing import Optional
+from typing import Literal, Optional
 
 TEMPLATES = Path(__file__).with_name("templates")
 REPOSITORY = Path(__file__).resolve().parents[1]
@@ -62,7 +62,7 @@ class ShardJob:
 class PretrainJob:
     config: str = "launch/configs/tiny.yaml"
     overrides: list[str] = field(default_factory=list)
-    launcher: str = "srun"  # srun: one task per device | torchrun: one task per node
+    launcher: Literal["srun", "torchrun"] = "srun"  # srun: one task per device | torchrun: one task per node
     signal_seconds: int = 300  # the exit signal comes this long before the time limit
     max_restarts: int = 20
     resources: Resources = field(default_factory=lambda: Resources(time="04:00:00"))
@@ -72,7 +72,7 @@ class PretrainJob:
 class ConvertJob:
     checkpoint: Optional[str] = None  # default: the pretrain job's output/checkpoints
     out: Optional[str] = None  # default: <pretrain output>/hf
-    dtype: str = "bf16"
+    dtype: Literal["bf16", "fp16", "fp32"] = "bf16"
     resources: Resources = field(default_factory=lambda: Resources(mem="32G", time="01:00:00"))
 
 
@@ -159,7 +159,7 @@ def shard_output(config: SlurmConfig) -> Path:
 
 def _pretrain_config(config: SlurmConfig, overrides: list[str]):
     from biomatrix_io.config import load_config
-    from megatron_bio.training.loop import PretrainConfig
+    from megatron_bio.training.config import PretrainConfig
 
     return load_config(PretrainConfig, config.pretrain.config, overrides)
 
@@ -175,7 +175,7 @@ def pretrain_script(config: SlurmConfig, extra_overrides: tuple[str, ...] = ()) 
     if job.launcher == "srun":
         launch = f"srun --kill-on-bad-exit=1 {container}{python} {command}"
         signal = f"--signal=USR1@{job.signal_seconds}"  # to every task: the trainers save and exit 0
-    elif job.launcher == "torchrun":
+    else:  # torchrun
         per_node = resources.gpus_per_node or resources.tasks_per_node
         resources = Resources(**{**resources.__dict__, "tasks_per_node": 1,
                                  "cpus_per_task": resources.cpus_per_task * per_node})
@@ -183,8 +183,6 @@ def pretrain_script(config: SlurmConfig, extra_overrides: tuple[str, ...] = ()) 
                   f"srun --kill-on-bad-exit=1 {container}{python} -m torch.distributed.run --nnodes=$SLURM_JOB_NUM_NODES "
                   f"--nproc_per_node={per_node} --rdzv_backend=c10d --rdzv_endpoint=$MASTER_ADDR:$MASTER_PORT {command}")
         signal = f"--signal=TERM@{job.signal_seconds}"  # torchrun passes SIGTERM on to its workers
-    else:
-        raise ValueError(f"pretrain.launcher {job.launcher!r}: use srun or torchrun")
     values = {"config": shlex.quote(job.config), "overrides": _args(overrides), "launch": launch,
               "max_restarts": job.max_restarts}
     return _render("pretrain", "pretrain", "biomatrix-pretrain", resources, cluster, values,

@@ -1,5 +1,7 @@
 """The `biomatrix` console command, run as users run it."""
 
+import argparse
+import dataclasses
 import json
 import re
 import subprocess
@@ -8,6 +10,8 @@ from pathlib import Path
 
 from transformers import AutoTokenizer
 
+from launch.cli import build_parser
+from launch.commands import load
 from megatron_bio.tokenizer.ranked_file import read_ranked_tokens
 
 BIOMATRIX = str(Path(sys.executable).with_name("biomatrix"))
@@ -49,3 +53,35 @@ def test_selfies_inventory_command_on_every_source(tmp_path):
         assert records == 300 and encoded + rejected == records, line
     symbols = read_ranked_tokens(out)
     assert "[C]" in symbols and "[Branch1]" in symbols and f"{len(symbols)} SELFIES symbols" in printed
+
+
+@dataclasses.dataclass
+class _Knob:
+    value: int = 0
+
+
+def _parsers(parser: argparse.ArgumentParser, path: tuple = ()):
+    yield path, parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _parsers(sub, (*path, name))
+
+
+def test_every_config_command_reads_its_options_the_same_way(tmp_path):
+    """`--set` and the config file land in the same place for every command (convert's
+    `--tokenizer-config` included), so `load` reads them all; pretrain's positional overrides come last."""
+    with_set = {path: {a.dest for a in parser._actions} for path, parser in _parsers(build_parser())
+                if "--set" in parser._option_string_actions}
+    assert ("pretrain",) in with_set and ("convert", "megatron-to-hf") in with_set and ("slurm", "submit") in with_set
+    assert all({"config", "set"} <= dests for dests in with_set.values()), with_set
+
+    recipe = tmp_path / "knob.yaml"
+    recipe.write_text("value: 1\n")
+    parse = build_parser().parse_args
+    assert load(parse(["pretrain", "--config", str(recipe)]), _Knob).value == 1
+    args = parse(["pretrain", "--config", str(recipe), "--set", "value=2", "value=3"])
+    assert load(args, _Knob, *args.overrides).value == 3
+    args = parse(["convert", "megatron-to-hf", "--checkpoint", "c", "--out", "o", "--tokenizer-config", str(recipe),
+                  "--set", "value=4"])
+    assert load(args, _Knob).value == 4

@@ -1,5 +1,5 @@
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Literal, Optional
 
 import pytest
 
@@ -41,3 +41,18 @@ def test_numbers_are_coerced_and_checked():
     assert from_dict(Inner, {"lr": "2e-4"}).lr == 2e-4
     with pytest.raises(ValueError, match=r"Inner.lr: 'fast' is not a number"):
         from_dict(Inner, {"lr": "fast"}, "Inner")
+
+
+@dataclass
+class Choice:
+    style: Literal["cosine", "linear"] = "cosine"
+    fp8: Optional[Literal["hybrid", "e4m3"]] = None
+
+
+def test_enumerated_fields_list_the_allowed_values():
+    assert from_dict(Choice, {"style": "linear", "fp8": "e4m3"}) == Choice("linear", "e4m3")
+    assert from_dict(Choice, {"fp8": None}).fp8 is None
+    with pytest.raises(ValueError, match=r"Choice.style: 'cosin' is not one of 'cosine', 'linear'"):
+        from_dict(Choice, {"style": "cosin"}, "Choice")
+    with pytest.raises(ValueError, match=r"fp8: 'e5m2' is not one of 'hybrid', 'e4m3'"):
+        from_dict(Choice, {"fp8": "e5m2"})

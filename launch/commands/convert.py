@@ -6,13 +6,13 @@ from __future__ import annotations
 import argparse
 import json
 
-from biomatrix_io.config import load_config
+from launch.commands import add_config_options, load
 
 
 def _tokenizer(args: argparse.Namespace):
     from megatron_bio.tokenizer_config import TokenizerConfig
 
-    return load_config(TokenizerConfig, args.tokenizer_config, args.set) if args.tokenizer_config or args.set else None
+    return load(args, TokenizerConfig) if args.config or args.set else None
 
 
 def _hf_to_megatron(args: argparse.Namespace) -> int:
@@ -50,9 +50,8 @@ def register(stages: argparse._SubParsersAction) -> None:
     commands = parser.add_subparsers(dest="command", required=True)
 
     def tokenizer_options(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--tokenizer-config", help="tokenizer YAML (launch/configs/tokenizer.yaml); default: the "
-                         "checkpoint's own / BioMatrix's default")
-        sub.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a tokenizer key")
+        add_config_options(sub, None, "tokenizer YAML (launch/configs/tokenizer.yaml); default: the checkpoint's own / "
+                           "BioMatrix's default", flag="--tokenizer-config", set_help="override a tokenizer key")
 
     sub = commands.add_parser("hf-to-megatron", help="an HF Qwen3 directory -> a dist checkpoint (loads at any TP/PP)")
     sub.add_argument("--hf", required=True, help="HF directory (config.json + safetensors, sharded or not)")

@@ -9,8 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from launch.commands import config_command
-from biomatrix_io.config import load_config
+from launch.commands import config_command, load
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "data"
 DEFAULT_CONFIG = CONFIGS / "demo.yaml"
@@ -20,7 +19,7 @@ REPOSITORY = Path(__file__).resolve().parents[2]
 def _load(args: argparse.Namespace):
     from data_pipeline.config import DataConfig
 
-    return load_config(DataConfig, args.config, args.set)
+    return load(args, DataConfig)
 
 
 def _fetch_demo(args: argparse.Namespace) -> int:

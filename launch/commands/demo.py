@@ -176,7 +176,8 @@ def _pretrain(workdir: Path) -> int:
 
     from launch.commands.pretrain import DEFAULT_CONFIG
     from biomatrix_io.config import load_config
-    from megatron_bio.training.loop import PretrainConfig, main
+    from megatron_bio.training.config import PretrainConfig
+    from megatron_bio.training.loop import main
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))

@@ -6,8 +6,7 @@ import argparse
 import json
 from pathlib import Path
 
-from launch.commands import config_command
-from biomatrix_io.config import load_config
+from launch.commands import config_command, load
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "pretrain_1p7b.yaml"
 
@@ -15,9 +14,9 @@ DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "pretrain_1p7
 def _info(args: argparse.Namespace) -> int:
     from megatron_bio.model.gpt import transformer_engine_available
     from megatron_bio.model.config import QWEN3_VOCAB_SIZE
-    from megatron_bio.training.loop import PretrainConfig
+    from megatron_bio.training.config import PretrainConfig
 
-    config = load_config(PretrainConfig, args.config, args.set)
+    config = load(args, PretrainConfig)
     tokenizer = config.tokenizer.build()
     padded = tokenizer.padded_vocab_size(config.parallel.tensor)
     print(json.dumps({

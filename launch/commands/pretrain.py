@@ -12,17 +12,18 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from biomatrix_io.config import load_config
+from launch.commands import add_config_options, load
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "tiny.yaml"
 
 
 def _run(args: argparse.Namespace) -> int:
     from biomatrix_io.checkpoints import latest_iteration
-    from megatron_bio.training.loop import PretrainConfig, main
+    from megatron_bio.training.config import PretrainConfig
+    from megatron_bio.training.loop import main
     from slurm import environment
 
-    config = load_config(PretrainConfig, args.config, [*args.set, *args.overrides])
+    config = load(args, PretrainConfig, *args.overrides)
     if args.progress:
         print(latest_iteration(config.checkpoints) or 0, config.schedule.train_steps)
         return 0
@@ -33,8 +34,7 @@ def _run(args: argparse.Namespace) -> int:
 
 def register(stages: argparse._SubParsersAction) -> None:
     parser = stages.add_parser("pretrain", help="continual pretraining (under torchrun or srun)")
-    parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="recipe YAML (default: %(default)s)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
+    add_config_options(parser, DEFAULT_CONFIG, "recipe YAML (default: %(default)s)")
     parser.add_argument("--progress", action="store_true", help="print: latest checkpointed iteration, last step")
     parser.add_argument("overrides", nargs="*", metavar="KEY=VALUE", help="more overrides")
     parser.set_defaults(run=_run)

@@ -13,8 +13,7 @@ import platform
 import sys
 from pathlib import Path
 
-from launch.commands import config_command
-from biomatrix_io.config import load_config
+from launch.commands import config_command, load
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "structure_protein.yaml"
 RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "RESULTS.md"
@@ -24,7 +23,7 @@ def _train(args: argparse.Namespace) -> int:
     from megatron_bio.structure.protein.corpus import training_corpus
     from megatron_bio.structure.protein.train import ProteinTrainConfig, Trainer
 
-    config = load_config(ProteinTrainConfig, args.config, args.set)
+    config = load(args, ProteinTrainConfig)
     train, held_out, report = training_corpus(config.sources, config.held_out)
     print(json.dumps({"corpus": report, "train_chains": len(train), "train_residues": sum(len(c.sequence) for c in train)}),
           flush=True)

@@ -8,7 +8,7 @@ import argparse
 import json
 from pathlib import Path
 
-from biomatrix_io.config import load_config
+from launch.commands import add_config_options, load
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "slurm" / "local.yaml"
 
@@ -16,7 +16,7 @@ DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "slurm" / "lo
 def _load(args: argparse.Namespace):
     from slurm.jobs import SlurmConfig
 
-    return load_config(SlurmConfig, args.config, args.set)
+    return load(args, SlurmConfig)
 
 
 def _scripts(stage: str, config) -> list:
@@ -63,7 +63,6 @@ def register(stages: argparse._SubParsersAction) -> None:
         if name == "submit":
             sub.add_argument("stage", choices=("shard", "pretrain", "convert"))
             sub.add_argument("--after", help="job id this one waits for (afterok)")
-        sub.add_argument("--config", default=str(DEFAULT_CONFIG), help="Slurm YAML (default: %(default)s)")
-        sub.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
+        add_config_options(sub, DEFAULT_CONFIG, "Slurm YAML (default: %(default)s)")
         sub.add_argument("--dry-run", action="store_true", help="print the rendered script(s), submit nothing")
         sub.set_defaults(run=run)

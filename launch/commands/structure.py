@@ -12,8 +12,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from launch.commands import config_command, protein_structure
-from biomatrix_io.config import load_config
+from launch.commands import config_command, load, protein_structure
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "structure_molecule.yaml"
 RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "RESULTS.md"
@@ -22,7 +21,7 @@ RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "RESULTS.md"
 def _load(args: argparse.Namespace):
     from megatron_bio.structure.molecule.config import MoleculeStructureConfig
 
-    return load_config(MoleculeStructureConfig, args.config, args.set)
+    return load(args, MoleculeStructureConfig)
 
 
 def _items(args: argparse.Namespace):

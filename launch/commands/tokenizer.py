@@ -8,14 +8,13 @@ import os
 import sys
 from pathlib import Path
 
-from biomatrix_io.config import load_config
+from launch.commands import add_config_options, load
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "tokenizer.yaml"
 
 
 def _config_args(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", default=str(DEFAULT_CONFIG), help="tokenizer YAML (default: %(default)s)")
-    parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="override a config key")
+    add_config_options(parser, DEFAULT_CONFIG, "tokenizer YAML (default: %(default)s)")
 
 
 def _load(args: argparse.Namespace):
@@ -24,7 +23,7 @@ def _load(args: argparse.Namespace):
 
     if getattr(args, "dir", None):
         return BioMatrixTokenizer.from_dir(args.dir)
-    return load_config(TokenizerConfig, args.config, args.set).build()
+    return load(args, TokenizerConfig).build()
 
 
 def _summary(tok) -> dict:

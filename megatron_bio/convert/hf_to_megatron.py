@@ -18,15 +18,16 @@ from typing import Optional
 from safetensors import safe_open
 
 from megatron_bio.model.config import ModelConfig
+from megatron_bio.model.distributed import initialize
+from megatron_bio.tokenizer.unified import padded_vocab_size
 from megatron_bio.tokenizer_config import TokenizerConfig
 
-from .mapping import TIED_HF_KEYS, TO_MEGATRON, expand
-from .runtime import DTYPES, bare_model, peak_memory_gb, initialize
+from .mapping import TIED_HF_KEYS, Mapping, VocabularyGrowth, expand
+from .runtime import DTYPES, bare_model, peak_memory_gb
 
 MODEL_FORMAT = "biomatrix-model-1"
 ARCHITECTURES = ("Qwen3ForCausalLM",)
 MODEL_TYPE = "qwen3"
-MAKE_VOCAB_SIZE_DIVISIBLE_BY = 128
 
 
 class SafetensorsDirectory:
@@ -74,8 +75,8 @@ def read_hf_config(folder: Path):
     return AutoConfig.from_pretrained(folder)
 
 
-def check_keys(present: set[str], rules: list, tied: bool) -> None:
-    expected = {key for _, hf_keys, _ in rules for key in hf_keys}
+def check_keys(present: set[str], mappings: list[Mapping], tied: bool) -> None:
+    expected = {key for mapping in mappings for key in mapping.hf}
     allowed = expected | (set(TIED_HF_KEYS) if tied else set())
     problems = []
     if expected - present:
@@ -87,16 +88,10 @@ def check_keys(present: set[str], rules: list, tied: bool) -> None:
         raise ValueError("the weights do not match the Qwen3 config: " + "; ".join(problems))
 
 
-def padded_rows(vocab_size: int) -> int:
-    return -(-vocab_size // MAKE_VOCAB_SIZE_DIVISIBLE_BY) * MAKE_VOCAB_SIZE_DIVISIBLE_BY
-
-
 def hf_to_megatron(hf_dir: str, out: str, dtype: Optional[str] = None, tokenizer: Optional[TokenizerConfig] = None,
                    vocabulary_init: str = "description", seed: int = 1234) -> dict:
     """Convert; with `tokenizer`, grow the vocabulary to it. Returns a report (sizes, seconds, peak memory)."""
     from megatron.core import dist_checkpointing
-
-    from megatron_bio.model.vocabulary import extend_rows
 
     started = time.perf_counter()
     hf_dir, out = Path(hf_dir), Path(out)
@@ -105,28 +100,25 @@ def hf_to_megatron(hf_dir: str, out: str, dtype: Optional[str] = None, tokenizer
     hf_config = read_hf_config(hf_dir)
     model = ModelConfig.from_hf_config(hf_config)
     weights = SafetensorsDirectory(hf_dir)
-    rules = expand(model)
-    check_keys(weights.keys(), rules, model.tie_embeddings)
     grown = tokenizer.build() if tokenizer else None
     if grown is not None and hf_config.vocab_size < grown.base_vocab_size:
         raise ValueError(f"the tokenizer extends a {grown.base_vocab_size}-token base, but {hf_dir} has "
                          f"{hf_config.vocab_size} vocabulary rows: not that base model")
+    mappings = expand(model, VocabularyGrowth(grown, seed, vocabulary_init) if grown is not None else None)
+    check_keys(weights.keys(), mappings, model.tie_embeddings)
     vocab_size = grown.vocab_size if grown is not None else hf_config.vocab_size
-    rows = padded_rows(vocab_size)
-    target = DTYPES[dtype] if dtype else weights.get(rules[0][1][0]).dtype
+    rows = padded_vocab_size(vocab_size)
+    target = DTYPES[dtype] if dtype else weights.get(mappings[0].hf[0]).dtype
     initialize()
     megatron = bare_model(model, rows, target)
     parameters = dict(megatron.named_parameters())
-    for megatron_key, hf_keys, kind in rules:
-        tensors = [weights.get(key) for key in hf_keys]
-        if kind == "vocab" and grown is not None:
-            value = extend_rows(tensors[0], grown, rows, seed, vocabulary_init)
-        else:
-            value = TO_MEGATRON[kind](tensors, model, rows)
-        parameter = parameters[megatron_key]
+    for mapping in mappings:
+        tensors = [weights.get(key) for key in mapping.hf]
+        value = mapping.to_megatron(tensors, model, rows)
+        parameter = parameters[mapping.megatron]
         if tuple(value.shape) != tuple(parameter.shape):
-            raise ValueError(f"{', '.join(hf_keys)}: shape {tuple(t.shape for t in tensors)} does not fit "
-                             f"{megatron_key} {tuple(parameter.shape)} of the config's Qwen3 shape")
+            raise ValueError(f"{', '.join(mapping.hf)}: shape {tuple(t.shape for t in tensors)} does not fit "
+                             f"{mapping.megatron} {tuple(parameter.shape)} of the config's Qwen3 shape")
         parameter.data.copy_(value)
     out.mkdir(parents=True, exist_ok=True)
     dist_checkpointing.save({

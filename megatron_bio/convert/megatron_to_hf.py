@@ -19,11 +19,12 @@ import torch
 from biomatrix_io.checkpoints import resolve
 from biomatrix_io.config import from_dict
 from megatron_bio.model.config import ModelConfig
+from megatron_bio.model.distributed import initialize
 from megatron_bio.tokenizer.hf_export import write_hf_tokenizer_dir
 from megatron_bio.tokenizer_config import TokenizerConfig
 
-from .mapping import TO_HF, expand
-from .runtime import DTYPES, bare_model, peak_memory_gb, initialize
+from .mapping import expand
+from .runtime import DTYPES, bare_model, peak_memory_gb
 
 EMBEDDING = "embedding.word_embeddings.weight"
 INDEX = "model.safetensors.index.json"
@@ -120,9 +121,9 @@ def megatron_to_hf(path: str, out: str, dtype: str = "bf16", tokenizer: Optional
     out.mkdir(parents=True, exist_ok=True)
     writer = ShardWriter(out, max_shard_bytes)
     target = DTYPES[dtype]
-    for megatron_key, hf_keys, kind in expand(model):
+    for mapping in expand(model):
         with torch.no_grad():
-            for key, tensor in zip(hf_keys, TO_HF[kind](parameters[megatron_key], model, vocab_size)):
+            for key, tensor in zip(mapping.hf, mapping.to_hf(parameters[mapping.megatron], model, vocab_size)):
                 writer.add(key, tensor.to(target))
     shards = writer.close()
     hf_config = model.hf_config(vocab_size)

@@ -6,8 +6,11 @@ from __future__ import annotations
 
 import torch
 
+from megatron_bio.model.distributed import initialize
+from megatron_bio.tokenizer.unified import padded_vocab_size
+
 from .megatron_to_hf import read_checkpoint
-from .runtime import bare_model, initialize
+from .runtime import bare_model
 
 
 def compare_logits(hf_dir: str, checkpoint: str, tokens: int = 32, seed: int = 0) -> dict:
@@ -24,8 +27,7 @@ def compare_logits(hf_dir: str, checkpoint: str, tokens: int = 32, seed: int = 0
         raise ValueError(f"{checkpoint} has a {vocab_size}-token vocabulary, {hf_dir} {hf.config.vocab_size}: verify "
                          "compares a checkpoint with the HF model it holds (convert without --extend-vocabulary, or "
                          "the export of the checkpoint)")
-    multiple = 128 * tensor_parallel
-    megatron = bare_model(model, -(-vocab_size // multiple) * multiple, torch.float32, tensor_parallel)
+    megatron = bare_model(model, padded_vocab_size(vocab_size, tensor_parallel), torch.float32, tensor_parallel)
     loaded = dist_checkpointing.load({"model": megatron.sharded_state_dict()}, str(folder))
     megatron.load_state_dict(loaded["model"])
     megatron.eval()

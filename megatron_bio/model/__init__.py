@@ -1,1 +1,3 @@
-"""BioMatrix as a megatron-core model: Qwen3 recipes, the GPTModel built from them."""
+"""BioMatrix as a megatron-core model: Qwen3 shapes (`config`), parallel layout and precision
+(`execution`), process groups (`distributed`), the GPTModel, vocabulary growth; the layer below
+training and conversion, above tokenizer_config."""

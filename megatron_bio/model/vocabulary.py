@@ -10,14 +10,15 @@ make padding look like a real token. The same rule serves the output layer when 
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Literal, Optional, get_args
 
 import torch
 
 from megatron_bio.tokenizer.base import load_hf_tokenizer_dir
 from megatron_bio.tokenizer.unified import BioMatrixTokenizer
 
-INITS = ("description", "random")
+Init = Literal["description", "random"]
+INITS: tuple[str, ...] = get_args(Init)
 
 
 def description_subwords(tokenizer: BioMatrixTokenizer, base_dir: Optional[str] = None) -> dict[int, list[int]]:

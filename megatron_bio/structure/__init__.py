@@ -1,2 +1,2 @@
-"""3D structure (de)tokenizers: molecules (MolStrucTok-compatible) and, later, protein backbones,
-over one shared geometry module."""
+"""3D structure (de)tokenizers, the codec layer above the vocabulary: molecules
+(MolStrucTok-compatible) and protein backbones, over one shared geometry module."""

@@ -56,6 +56,15 @@ _CONTROL_STRINGS = re.compile("|".join(re.escape(t) for t, _ in CONTROL_TOKENS))
 Molecule3DFallback = Callable[[str, int, Sequence[int]], int]
 
 
+def padded_vocab_size(vocab_size: int, tensor_parallel_size: int = 1) -> int:
+    """Rows of Megatron's embedding table: the vocabulary rounded up to a multiple of
+    `MAKE_VOCAB_SIZE_DIVISIBLE_BY` x TP, as Megatron-LM pads it (each tensor-parallel rank holds an
+    equal, aligned slice). The one place this is computed: training, conversion and verification
+    all size their tables here."""
+    multiple = MAKE_VOCAB_SIZE_DIVISIBLE_BY * tensor_parallel_size
+    return -(-vocab_size // multiple) * multiple
+
+
 def most_frequent_code(symbol: str, code: int, retained: Sequence[int]) -> int:
     """Default fallback: the symbol's most frequent retained code. The molecule structure tokenizer
     provides a geometric one (nearest retained code by codebook distance)."""
@@ -209,12 +218,9 @@ class BioMatrixTokenizer:
             raise ValueError(f"the base tokenizer has no {token!r} token")
         return token_id
 
-    def padded_vocab_size(
-        self, tensor_parallel_size: int = 1, divisible_by: int = MAKE_VOCAB_SIZE_DIVISIBLE_BY
-    ) -> int:
-        """Rows of Megatron's embedding table: the vocabulary rounded up to divisible_by x TP."""
-        multiple = divisible_by * tensor_parallel_size
-        return -(-self.vocab_size // multiple) * multiple
+    def padded_vocab_size(self, tensor_parallel_size: int = 1) -> int:
+        """Rows of Megatron's embedding table for this vocabulary (`padded_vocab_size`)."""
+        return padded_vocab_size(self.vocab_size, tensor_parallel_size)
 
     def wrapper_ids(self, modality: Modality) -> tuple[int, int]:
         """Ids of the (start, end) control tokens that wrap a modality."""

@@ -23,6 +23,7 @@ import torch
 import torch.distributed as dist
 
 from biomatrix_io.checkpoints import TRACKER, iteration_dir, resolve
+from megatron_bio.model.vocabulary import Init, extend_rows
 
 FORMAT = "biomatrix-pretrain-1"
 
@@ -32,7 +33,7 @@ class CheckpointSettings:
     save_every: int = 1000  # steps between saves (0: only at the end and on an exit signal)
     load: Optional[str] = None  # start from this checkpoint (a root, or one iter_* folder): full state
     init_from: Optional[str] = None  # start from these weights only (a base model), vocabulary grown if smaller
-    vocabulary_init: str = "description"  # rows of added tokens under init_from: description | random
+    vocabulary_init: Init = "description"  # rows of added tokens under init_from
     optimizer_fully_reshardable: bool = True  # distributed optimizer state loadable at another TP/PP (gathered on save)
     exit_signals: list[str] = field(default_factory=lambda: ["SIGTERM", "SIGUSR1"])  # save, then exit cleanly
 
@@ -156,8 +157,6 @@ def load_weights(path: str, model: list, tokenizer, init: str, seed: int) -> dic
     Returns what was done, for the log."""
     from megatron.core import dist_checkpointing
     from megatron.core.dist_checkpointing.mapping import ShardedTensor
-
-    from megatron_bio.model.vocabulary import extend_rows
 
     path = resolve(path)
     saved = dist_checkpointing.load_tensors_metadata(str(path))

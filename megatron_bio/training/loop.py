@@ -3,15 +3,14 @@ DDP, its optimizer (distributed or not) and LR/WD scheduler, its pipeline schedu
 pipeline's shards. Every piece is megatron-core's; this module only wires them from a config.
 
 Launch: one process per device under torchrun or srun (`biomatrix pretrain`), reading the standard
-torch.distributed variables (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT).
+torch.distributed variables (RANK, WORLD_SIZE, LOCAL_RANK, MASTER_ADDR, MASTER_PORT); without
+them, one process (`megatron_bio.model.distributed`). The config is `training.config.PretrainConfig`.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
-import os
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Optional
 
@@ -19,90 +18,16 @@ import torch
 import torch.distributed as dist
 
 from biomatrix_io import checkpoints
-from megatron_bio.model.execution import PretrainModelConfig
+from megatron_bio.model.distributed import initialize
+from megatron_bio.model.execution import check_backend
 from megatron_bio.model.gpt import build_gpt_model
-from megatron_bio.model.vocabulary import INITS
 
 from . import checkpoint
-from .checkpoint import CheckpointSettings
-from .data import TrainDataConfig, build_datasets
+from .config import PretrainConfig
+from .data import build_datasets
 from .flops import peak_tflops, training_flops_per_token
 from .preemption import ExitSignals
-from .tracking import Tracker, TrackingSettings, plot_losses
-
-
-@dataclass
-class OptimizerSettings:
-    lr: float = 2e-4  # the paper's peak
-    min_lr: float = 2e-5
-    weight_decay: float = 0.1
-    adam_beta1: float = 0.9
-    adam_beta2: float = 0.95
-    adam_eps: float = 1e-8
-    clip_grad: float = 1.0
-    distributed: bool = False  # megatron-core's distributed optimizer (states sharded over data parallel)
-
-
-@dataclass
-class ScheduleSettings:
-    train_steps: int = 36_400  # one epoch of 304.4B tokens at 1,024 x 8,192 tokens per step
-    warmup_steps: int = 2_000
-    decay_style: str = "cosine"
-    global_batch: int = 1024
-    micro_batch: int = 1
-    log_every: int = 1
-
-
-@dataclass
-class ValidationSettings:
-    every: int = 0  # steps between validations (0: none); also after the last step
-    steps: int = 1  # global batches of the valid split per validation, the same ones each time
-
-
-@dataclass
-class PretrainConfig(PretrainModelConfig):
-    optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)
-    schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
-    data: TrainDataConfig = field(default_factory=TrainDataConfig)
-    validation: ValidationSettings = field(default_factory=ValidationSettings)
-    checkpoint: CheckpointSettings = field(default_factory=CheckpointSettings)
-    tracking: TrackingSettings = field(default_factory=TrackingSettings)
-    output: str = "out/pretrain"  # checkpoints/, mlflow.db, mlartifacts/, loss.png
-    seed: int = 1234
-
-    def __post_init__(self) -> None:
-        super().__post_init__()
-        s, c = self.schedule, self.checkpoint
-        if not 0 <= s.warmup_steps < s.train_steps:
-            raise ValueError(f"schedule.warmup_steps ({s.warmup_steps}) must be below schedule.train_steps ({s.train_steps})")
-        if c.load and c.init_from:
-            raise ValueError("checkpoint.load (resume a run's full state) and checkpoint.init_from (start from weights) "
-                             "exclude each other")
-        if c.vocabulary_init not in INITS:
-            raise ValueError(f"checkpoint.vocabulary_init {c.vocabulary_init!r}: use one of {INITS}")
-
-    @property
-    def checkpoints(self) -> Path:
-        return Path(self.output) / "checkpoints"
-
-
-def initialize(config: PretrainConfig) -> None:
-    """Process groups (NCCL with CUDA, gloo without), model-parallel groups, seeds."""
-    from megatron.core import parallel_state
-    from megatron.core.tensor_parallel import model_parallel_cuda_manual_seed
-
-    from megatron_bio import cpu_compat
-
-    cpu_compat.activate()
-    if torch.cuda.is_available():
-        torch.cuda.set_device(int(os.environ.get("LOCAL_RANK", 0)))
-    if not dist.is_initialized():
-        dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
-    p = config.parallel
-    if not parallel_state.model_parallel_is_initialized():
-        parallel_state.initialize_model_parallel(p.tensor, p.pipeline, p.virtual_pipeline, context_parallel_size=p.context)
-    torch.manual_seed(config.seed)
-    model_parallel_cuda_manual_seed(config.seed)
+from .tracking import Tracker, plot_losses
 
 
 def build_model(config: PretrainConfig, padded_vocab_size: int) -> tuple[list, object]:
@@ -271,7 +196,9 @@ def train(config: PretrainConfig, log: Callable[[dict], None] = lambda record: p
     per-step losses of this process's steps (on the last pipeline stage)."""
     from megatron.core.timers import Timers
 
-    initialize(config)
+    check_backend(config.parallel, config.precision)
+    p = config.parallel
+    initialize(p.tensor, p.pipeline, p.virtual_pipeline, p.context, config.seed)
     signals = ExitSignals(config.checkpoint.exit_signals)
     tokenizer = config.tokenizer.build()
     padded_vocab = tokenizer.padded_vocab_size(config.parallel.tensor)

@@ -1,6 +1,6 @@
 """Qwen3 recipes as megatron-core models: parameter counts equal Hugging Face Qwen3's of the same
 config, the tiny model builds and trains a step on CPU through the compatibility layer, and
-settings the backend cannot run fail before anything is built."""
+settings the backend cannot run fail with their reasons before anything is built."""
 
 from pathlib import Path
 
@@ -9,9 +9,10 @@ import torch
 from transformers import Qwen3ForCausalLM
 
 from biomatrix_io.config import load_config
-from megatron_bio.model.gpt import build_gpt_model, transformer_engine_available
 from megatron_bio.model.config import QWEN3_VOCAB_SIZE, ModelConfig
-from megatron_bio.training.loop import PretrainConfig
+from megatron_bio.model.execution import check_backend
+from megatron_bio.model.gpt import build_gpt_model, transformer_engine_available
+from megatron_bio.training.config import PretrainConfig
 
 CONFIGS = Path(__file__).resolve().parents[2] / "launch" / "configs"
 
@@ -71,13 +72,17 @@ def test_model_parallel_rng_forks_from_the_cpu_generator(megatron_single_process
     assert torch.equal(torch.rand(3), outside)  # the default stream continues where it was
 
 
+def _check_backend(recipe: PretrainConfig) -> None:
+    check_backend(recipe.parallel, recipe.precision)
+
+
 def test_settings_the_backend_cannot_run_fail_with_reasons():
     with_te = transformer_engine_available()
     if not with_te:
         with pytest.raises(ValueError, match="needs Transformer Engine"):
-            _recipe("tiny", "precision.fp8=hybrid")
+            _check_backend(_recipe("tiny", "precision.fp8=hybrid"))
         with pytest.raises(ValueError, match="sequence_parallel needs Transformer Engine"):
-            _recipe("tiny", "parallel.sequence_parallel=true", "parallel.tensor=2")
+            _check_backend(_recipe("tiny", "parallel.sequence_parallel=true", "parallel.tensor=2"))
     with pytest.raises(ValueError, match="query groups do not split"):
         _recipe("tiny", "parallel.tensor=4")
     with pytest.raises(ValueError, match="layers do not split"):

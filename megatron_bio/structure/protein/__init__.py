@@ -1,1 +1,2 @@
-"""Protein backbone structures: chains read from PDB/mmCIF files (`chains`), the input of the protein structure tokenizer."""
+"""The protein backbone structure tokenizer: one code per residue (torsion codebook, baseline,
+VQ-VAE), its corpus and evaluation; chains come from `biomatrix_io.readers.chains`."""
