@@ -4,8 +4,9 @@ error in a rejection reason.
 The decode policy: text streams decode UTF-8 with `surrogateescape`, so reading itself never fails
 on a bad byte and no byte is silently replaced. An undecodable byte arrives as a lone surrogate
 (U+DC80..U+DCFF); `undecodable` finds it, and the reader rejects the record that holds it, at the
-record boundary, with its reason. File names are carried as `os.fsdecode` gives them (the same
-escape), and JSON writers escape them (`ensure_ascii`), so an odd name never stops a report.
+record boundary, with its reason. File names are carried as `str(path)` gives them, which is
+`os.fsdecode` (the same escape), and JSON is written escaped (`json.dumps`' default
+`ensure_ascii`), so an odd name or byte never stops a report.
 """
 
 from __future__ import annotations
@@ -37,11 +38,6 @@ def open_binary(path: str | Path) -> IO[bytes]:
 def undecodable(text: str) -> bool:
     """Whether text read under the decode policy holds a byte that was not UTF-8."""
     return _UNDECODABLE.search(text) is not None
-
-
-def path_text(path: str | Path) -> str:
-    """A file name as text, undecodable bytes escaped as the decode policy escapes them."""
-    return os.fsdecode(path)
 
 
 def first_line(error: BaseException) -> str:

@@ -106,7 +106,7 @@ def run_stage1(config: DataConfig, unit: Unit, planned: dict) -> dict:
         writer = wds.TarWriter(handle, encoder=False, mtime=0.0)
         entities = normalizer.entities(unit.source, config.sources[unit.source], unit.items(config), stats)
         for index, entity in enumerate(entities):
-            payload = json.dumps(entity, sort_keys=True, ensure_ascii=False).encode()
+            payload = json.dumps(entity, sort_keys=True).encode()
             writer.write({"__key__": f"{index:09d}", "json": payload})
         writer.close()
     expected = unit.entries
