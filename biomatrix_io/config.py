@@ -20,28 +20,33 @@ import yaml
 T = TypeVar("T")
 
 
+class ConfigError(ValueError):
+    """A user's mistake in a config, an override or a path it names: the CLI prints the message as
+    one line (exit status 2, no traceback); a programming error keeps its traceback."""
+
+
 def apply_overrides(data: dict, overrides: Iterable[str]) -> dict:
     for item in overrides:
         key, sep, value = item.partition("=")
         if not sep or not key:
-            raise ValueError(f"override {item!r} is not of the form dotted.key=value")
+            raise ConfigError(f"override {item!r} is not of the form dotted.key=value")
         node = data
         *parents, leaf = key.split(".")
         for part in parents:
             node = node.setdefault(part, {})
             if not isinstance(node, dict):
-                raise ValueError(f"override {item!r}: {part!r} is not a section")
+                raise ConfigError(f"override {item!r}: {part!r} is not a section")
         node[leaf] = yaml.safe_load(value)
     return data
 
 
 def from_dict(cls: type[T], data: dict, where: str = "config") -> T:
     if not isinstance(data, dict):
-        raise ValueError(f"{where}: expected a mapping, got {type(data).__name__}")
+        raise ConfigError(f"{where}: expected a mapping, got {type(data).__name__}")
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(data) - set(fields))
     if unknown:
-        raise ValueError(f"{where}: unknown keys {unknown}; known: {sorted(fields)}")
+        raise ConfigError(f"{where}: unknown keys {unknown}; known: {sorted(fields)}")
     hints = typing.get_type_hints(cls)
     values: dict[str, Any] = {}
     for name, value in data.items():
@@ -70,21 +75,23 @@ def _coerce(hint: Any, value: Any, where: str) -> Any:
     if typing.get_origin(hint) is Literal:
         allowed = typing.get_args(hint)
         if value not in allowed:
-            raise ValueError(f"{where}: {value!r} is not one of {', '.join(map(repr, allowed))}")
+            raise ConfigError(f"{where}: {value!r} is not one of {', '.join(map(repr, allowed))}")
         return value
     if hint is float and isinstance(value, (int, str)) and not isinstance(value, bool):
         try:
             return float(value)
         except ValueError:
-            raise ValueError(f"{where}: {value!r} is not a number") from None
+            raise ConfigError(f"{where}: {value!r} is not a number") from None
     if hint is int and isinstance(value, str):
         try:
             return int(value)
         except ValueError:
-            raise ValueError(f"{where}: {value!r} is not an integer") from None
+            raise ConfigError(f"{where}: {value!r} is not an integer") from None
     return value
 
 
 def load_config(cls: type[T], path: Optional[str | Path] = None, overrides: Iterable[str] = ()) -> T:
+    if path and not Path(path).is_file():
+        raise ConfigError(f"{path}: no such config file")
     data = yaml.safe_load(Path(path).read_text()) if path else {}
     return from_dict(cls, apply_overrides(data or {}, overrides), str(path or cls.__name__))

@@ -258,6 +258,19 @@ def _build_summary(config, units, stage1, stage2, token_counts, weights) -> dict
     }
 
 
+def summary_table(summary: dict, top: int = 3) -> str:
+    """The end of a build on one screen: per source, records read, written, rejected, and the most
+    frequent rejection reasons (every figure is in build.json's `sources`)."""
+    rows = [("source", "records", "written", "rejected", "top rejection reasons")]
+    for name, source in summary["sources"].items():
+        reasons = Counter(source["rejected"]).most_common(top)
+        rows.append((name, str(source["records"]), str(source["written"]), str(sum(source["rejected"].values())),
+                     "; ".join(f"{reason} ({count})" for reason, count in reasons) or "-"))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    return "\n".join(f"{row[0]:<{widths[0]}}  " + "  ".join(f"{row[i]:>{widths[i]}}" for i in (1, 2, 3)) + f"  {row[4]}"
+                     for row in rows)
+
+
 # Executors ---------------------------------------------------------------------------------------
 def run_unit(config: DataConfig, stage: str, unit_id: str) -> dict:
     """One unit of one stage, as a Slurm array task runs it."""

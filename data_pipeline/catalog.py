@@ -11,6 +11,9 @@ import importlib
 from pathlib import Path
 from typing import Callable, Iterator
 
+from biomatrix_io.boundary import guarded
+from biomatrix_io.config import ConfigError
+
 _SOURCES = "biomatrix_io.readers"
 
 READERS: dict[str, tuple[str, str, dict]] = {
@@ -36,13 +39,16 @@ READERS: dict[str, tuple[str, str, dict]] = {
 
 
 def reader(name: str, options: dict) -> Callable[[Path], Iterator]:
+    """The reader, behind the record boundary (`biomatrix_io.boundary`): planning and building
+    count the same entries, and no file's failure escapes as an exception."""
     module, function, fixed = READERS[name]
     read = getattr(importlib.import_module(module), function)
-    return lambda path: read(path, **fixed, **options)
+    return guarded(lambda path: read(path, **fixed, **options))
 
 
 def resolve_paths(patterns: list[str], where: str) -> list[Path]:
-    """Files of a source, in a fixed order: `packaged:NAME` entries, globs, plain paths."""
+    """Files of a source, in a fixed order: `packaged:NAME` entries, globs, plain paths. A path
+    that names no file is the user's mistake, found before any work starts (`ConfigError`)."""
     from biomatrix_io.readers import packaged
 
     files: list[Path] = []
@@ -50,17 +56,23 @@ def resolve_paths(patterns: list[str], where: str) -> list[Path]:
         if pattern.startswith("packaged:"):
             locate = getattr(packaged, pattern.partition(":")[2], None)
             if locate is None:
-                raise ValueError(f"{where}: no packaged data named {pattern!r}")
+                raise ConfigError(f"{where}: no packaged data named {pattern!r}")
             found = locate()
             files.extend(found if isinstance(found, list) else [found])
         elif glob.has_magic(pattern):
             matches = sorted(glob.glob(pattern))
             if not matches:
-                raise FileNotFoundError(f"{where}: no file matches {pattern!r}")
+                raise ConfigError(f"{where}: no file matches {pattern!r}")
+            folders = [m for m in matches if not Path(m).is_file()]
+            if folders:
+                raise ConfigError(f"{where}: {pattern!r} matches {len(folders)} folder(s), e.g. {folders[0]}: "
+                                  "make the glob match files only")
             files.extend(Path(m) for m in matches)
         else:
             path = Path(pattern)
+            if path.is_dir():
+                raise ConfigError(f"{where}: {path} is a folder; name its files (a glob such as {path}/*)")
             if not path.is_file():
-                raise FileNotFoundError(f"{where}: {path} does not exist")
+                raise ConfigError(f"{where}: {path} does not exist")
             files.append(path)
     return files

@@ -6,6 +6,7 @@ import argparse
 import sys
 from typing import Optional, Sequence
 
+from biomatrix_io.config import ConfigError
 from launch.commands import convert, data, demo, model, pretrain, slurm, structure, tokenizer
 
 STAGES = (tokenizer, structure, data, model, pretrain, convert, slurm, demo)
@@ -20,8 +21,12 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    args = build_parser().parse_args(argv)
-    return args.run(args) or 0
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args) or 0
+    except ConfigError as error:  # the user's mistake: one line, like argparse's own
+        parser.exit(2, f"biomatrix: error: {error}\n")
 
 
 if __name__ == "__main__":

@@ -59,10 +59,12 @@ def _plan(args: argparse.Namespace) -> int:
 
 
 def _build(args: argparse.Namespace) -> int:
-    from data_pipeline.build import build
+    from data_pipeline.build import Layout, build, summary_table
 
-    summary = build(_load(args), workers=args.workers, progress=not args.quiet)
-    print(json.dumps(summary, indent=1))
+    config = _load(args)
+    summary = build(config, workers=args.workers, progress=not args.quiet)
+    print(summary_table(summary))
+    print(f"shards: {Layout(Path(config.out)).shards} (every figure: build.json there)")
     return 0
 
 

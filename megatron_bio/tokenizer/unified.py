@@ -49,8 +49,6 @@ MEGATRON_PAD_TOKEN = "<|vision_pad|>"
 _SELFIES_SPLIT = re.compile(r"\[[^\[\]]*\]|\.")
 _MOLECULE_3D_SPLIT = re.compile(r"\[([^\s\[\]]+) (-?\d+)\]")
 _WHITESPACE = re.compile(r"\s")
-_CONTROL_STRINGS = re.compile("|".join(re.escape(t) for t, _ in CONTROL_TOKENS))
-
 # Chooses the retained code for a (SELFIES symbol, code) pair outside the joint inventory, given the
 # symbol's retained codes, most frequent first.
 Molecule3DFallback = Callable[[str, int, Sequence[int]], int]
@@ -166,6 +164,10 @@ class BioMatrixTokenizer:
         self._end = {m: control[e] for m, (_, e) in WRAPPERS.items()}
         self._modality_of_start = {i: m for m, i in self._start.items()}
         self._end_ids = set(self._end.values())
+        # Every special token (Qwen3's own, <|endoftext|> and the chat turns among them, and
+        # BioMatrix's wrappers), longest first: text from data never becomes one of them.
+        specials = sorted((t.content for t in backend.get_added_tokens_decoder().values() if t.special), key=len, reverse=True)
+        self._special_strings = re.compile("|".join(map(re.escape, specials)))
         self._retained_codes: dict[str, list[int]] = {}
         for symbol, code in self._key_to_id[Family.MOLECULE_3D]:
             self._retained_codes.setdefault(symbol, []).append(code)
@@ -282,7 +284,7 @@ class BioMatrixTokenizer:
         return out
 
     def _check_text(self, text: str, where: str) -> None:
-        if m := _CONTROL_STRINGS.search(text):
+        if m := self._special_strings.search(text):
             raise TokenizationError(
                 f"{where}, char {m.start()}",
                 f"text contains the control token {m.group()!r}; put wrapped content in its own segment",
