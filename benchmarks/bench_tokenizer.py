@@ -30,6 +30,7 @@ from rdkit import RDLogger
 from megatron_bio.tokenizer.molecule_forms import MoleculeFormError, canonical_selfies
 from biomatrix_io.readers import packaged
 from biomatrix_io.readers.molecules import read_chebi_obo
+from biomatrix_io.records import MoleculeRecord
 from megatron_bio.tokenizer import BioMatrixTokenizer, Modality, Segment, TokenizationError
 from megatron_bio.tokenizer.base import load_hf_tokenizer_dir
 
@@ -43,7 +44,7 @@ def mixed_documents(tokenizer: BioMatrixTokenizer, n: int) -> list[list[Segment]
         proteins = [str(r.seq).rstrip("*") for r in SeqIO.parse(handle, "fasta")]
     documents = []
     for record in read_chebi_obo(packaged.chebi_obo()):
-        if not record.properties.get("definition"):
+        if not isinstance(record, MoleculeRecord) or not record.properties.get("definition"):
             continue
         try:
             _, selfies = canonical_selfies(record.smiles)
@@ -78,7 +79,7 @@ def selfies_matches_in_smiles(tokenizer: BioMatrixTokenizer) -> list[tuple[str, 
     corpora = {
         "MOSES test": read_smiles_table(packaged.moses_csvs()[1]),
         "QM9": itertools.chain.from_iterable(read_smiles_table(p) for p in packaged.qm9_csvs()),
-        "ChEBI": read_chebi_obo(packaged.chebi_obo()),
+        "ChEBI": (r for r in read_chebi_obo(packaged.chebi_obo()) if isinstance(r, MoleculeRecord)),
     }
     selfies_ids = set(tokenizer.family_ids[Family.SELFIES])
     rows = []

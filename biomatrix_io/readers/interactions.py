@@ -152,7 +152,7 @@ def read_moleculeace(path: str | Path) -> Iterator[Read]:
     protein source (metastudent-data's UniProt sequences) is installed.
     """
     path = Path(path)
-    match = _MOLECULEACE_NAME.match(path.stem)
+    match = _MOLECULEACE_NAME.match(Path(path.name.removesuffix(".gz")).stem)  # a gzipped copy keeps its name
     if match is None:
         yield Rejection(Provenance(str(path), "file", path.name), "file name is not CHEMBL<target>_<measure>.csv")
         return

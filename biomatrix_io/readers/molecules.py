@@ -12,6 +12,7 @@ from typing import Iterator, Union
 import numpy as np
 
 from biomatrix_io.files import open_binary, open_text, undecodable
+from biomatrix_io.readers.obo import QUOTED, Stanza, malformed_reason, term_stanzas
 from biomatrix_io.records import Molecule3DRecord, MoleculeRecord, Provenance, Rejection
 
 Read = Union[MoleculeRecord, Rejection]
@@ -22,11 +23,13 @@ def read_smiles_table(path: str | Path, smiles_column: str = "SMILES", id_column
     path = Path(path)
     with open_text(path) as handle:
         reader = csv.DictReader(handle, dialect="excel-tab" if ".tsv" in path.suffixes else "excel")
-        if smiles_column not in (reader.fieldnames or []):
-            raise ValueError(f"{path}: no {smiles_column!r} column (columns: {reader.fieldnames})")
-        for row_number, row in enumerate(reader, start=2):
-            record_id = row[id_column] if id_column else f"{path.name}:{row_number}"
-            provenance = Provenance(str(path), f"line {row_number}", record_id)
+        for column in (smiles_column, id_column):
+            if column and column not in (reader.fieldnames or []):
+                raise ValueError(f"{path}: no {column!r} column (columns: {reader.fieldnames})")
+        for row in reader:
+            line = reader.line_num  # where the row ends: a quoted field may span lines
+            record_id = (row[id_column] if id_column else None) or f"{path.name}:{line}"  # a short row has no id
+            provenance = Provenance(str(path), f"line {line}", record_id)
             smiles = (row[smiles_column] or "").strip()
             if not smiles:
                 yield Rejection(provenance, "empty SMILES")
@@ -36,45 +39,52 @@ def read_smiles_table(path: str | Path, smiles_column: str = "SMILES", id_column
                 yield MoleculeRecord(provenance, smiles)
 
 
-_OBO_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
-
-
 def read_chebi_obo(path: str | Path) -> Iterator[Read]:
     """ChEBI terms that carry a SMILES (as a `RELATED SMILES` synonym, the 2013 OBO layout, or a
-    `chebi/smiles` property value, the current one), with name and definition."""
+    `chebi/smiles` property value, the current one), with name and definition.
+
+    Every [Term] stanza is one entry (`biomatrix_io.readers.obo`): a `MoleculeRecord`, or a
+    `Rejection` for a term without an id or with one that is not a ChEBI id, an obsolete term, a
+    term holding a byte that is not UTF-8, a term without a SMILES (a class such as "alcohol"),
+    and a malformed stanza header."""
     path = Path(path)
-
-    def finish(term: dict, line: int) -> Iterator[Read]:
-        if term.get("id", "").startswith("CHEBI:") and not term.get("obsolete"):
-            provenance = Provenance(str(path), f"line {line}", term["id"])
-            if any(undecodable(term.get(key) or "") for key in ("smiles", "name", "def")):
-                yield Rejection(provenance, "invalid UTF-8 byte in the term")
-            elif term.get("smiles"):
-                yield MoleculeRecord(provenance, term["smiles"], term.get("name"), {"definition": term.get("def")})
-
-    term: dict = {}
-    start = 0
     with open_text(path) as handle:
-        for lineno, line in enumerate(handle, start=1):
-            line = line.rstrip("\n")
-            if line.startswith("["):
-                yield from finish(term, start)
-                term, start = ({}, lineno) if line == "[Term]" else ({"skip": True}, lineno)
+        for stanza in term_stanzas(handle):
+            term_id = stanza.first("id").strip()
+            provenance = Provenance(str(path), f"line {stanza.line}", term_id or f"{path.name}:{stanza.line}")
+            if not stanza.well_formed:
+                yield Rejection(provenance, malformed_reason(stanza))
                 continue
-            key, _, value = line.partition(": ")
-            if key in ("id", "name"):
-                term[key] = value
-            elif key == "def" and (m := _OBO_QUOTED.match(value)):
-                term["def"] = m.group(1)
-            elif key == "is_obsolete" and value == "true":
-                term["obsolete"] = True
-            elif (key == "synonym" and "RELATED SMILES" in value) or (key == "property_value" and "chebi/smiles" in value):
-                if m := _OBO_QUOTED.search(value):
-                    term.setdefault("smiles", m.group(1))
-        yield from finish(term, start)
+            name = stanza.first("name") or None
+            definition = QUOTED.match(stanza.first("def"))
+            smiles = _chebi_smiles(stanza)
+            if not term_id:
+                yield Rejection(provenance, "term without an id")
+            elif not term_id.startswith("CHEBI:"):
+                yield Rejection(provenance, f"id {term_id[:40]!r} is not a ChEBI id")
+            elif "true" in stanza.tags.get("is_obsolete", []):
+                yield Rejection(provenance, "obsolete term")
+            elif any(undecodable(text or "") for text in (smiles, name, definition and definition.group(1))):
+                yield Rejection(provenance, "invalid UTF-8 byte in the term")
+            elif not smiles:
+                yield Rejection(provenance, "no SMILES")
+            else:
+                yield MoleculeRecord(provenance, smiles, name, {"definition": definition and definition.group(1)})
+
+
+def _chebi_smiles(stanza: Stanza) -> str | None:
+    smiles = [v for v in stanza.tags.get("synonym", []) if "RELATED SMILES" in v]
+    smiles += [v for v in stanza.tags.get("property_value", []) if "chebi/smiles" in v]
+    return next((quoted.group(1) for value in smiles if (quoted := QUOTED.search(value))), None)
 
 
 _BOND_ORDERS = {"SING": 1, "DOUB": 2, "TRIP": 3, "QUAD": 4}
+_CCD_COLUMNS = {
+    "chem_comp": ("id", "type", "name"),
+    "chem_comp_atom": ("comp_id", "atom_id", "type_symbol", "charge"),
+    "chem_comp_bond": ("comp_id", "atom_id_1", "atom_id_2", "value_order"),
+}
+_IDEAL = tuple(f"pdbx_model_Cartn_{axis}_ideal" for axis in "xyz")
 
 
 def _element_symbols() -> frozenset[str]:
@@ -105,6 +115,12 @@ def read_ccd(
     RDLogger.DisableLog("rdApp.*")
     path = Path(path)
     block = pdbx.BinaryCIFFile.read(str(path)).block
+    required = {**_CCD_COLUMNS, "chem_comp_atom": _CCD_COLUMNS["chem_comp_atom"] + (_IDEAL if with_ideal_coordinates else ())}
+    missing = [f"{category}.{column}" for category, columns in required.items() for column in columns
+               if category not in block or column not in block[category]]
+    if missing:
+        yield Rejection(Provenance(str(path), "file", path.name), f"not a chemical component dictionary: no {', '.join(missing[:3])}")
+        return
     comp = block["chem_comp"]
     wanted = {c for c, t in zip(comp["id"].as_array(), comp["type"].as_array()) if t.upper() in types}
     names = dict(zip(comp["id"].as_array(), comp["name"].as_array()))
@@ -226,6 +242,12 @@ def read_drug_names(path: str | Path) -> Iterator[Read]:
             missing = [c for c in _DRUG_COLUMNS if c not in table.schema_arrow.names]
             if missing:
                 yield Rejection(Provenance(str(path), "file", path.name), f"no column {missing} (columns: {table.schema_arrow.names})")
+                return
+            kinds = {c: table.schema_arrow.field(c).type for c in _DRUG_COLUMNS}
+            not_text = [f"{c} ({kind})" for c, kind in kinds.items()
+                        if not (pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_null(kind))]
+            if not_text:  # the column's type is the file's, not one row's: the whole file is refused
+                yield Rejection(Provenance(str(path), "file", path.name), f"column not of text type: {', '.join(not_text)}")
                 return
             drugs = [drug for batch in table.iter_batches(columns=list(_DRUG_COLUMNS)) for drug in batch.to_pylist()]
         except (pa.ArrowException, OSError) as error:

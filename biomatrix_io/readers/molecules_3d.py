@@ -9,14 +9,16 @@ atoms (a methyl's hydrogens) by input index, so the structure tokens depend on i
 from __future__ import annotations
 
 import csv
+import io
 import json
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator, Union
 
 import numpy as np
 
-from biomatrix_io.files import first_line, open_text
+from biomatrix_io.files import first_line, open_text, undecodable
 from biomatrix_io.records import Molecule3DRecord, Provenance, Rejection
 
 Read3D = Union[Molecule3DRecord, Rejection]
@@ -39,25 +41,56 @@ def molecule_from_xyz(elements: list[str], coordinates: np.ndarray):
     return mol.GetMol()
 
 
+_QM9_COLUMNS = ("Index", "SMILES", "Elements", "XYZ_Ang")
+
+
+@lru_cache(maxsize=1)
+def _element_symbols() -> frozenset[str]:
+    from rdkit import Chem
+
+    table = Chem.GetPeriodicTable()
+    return frozenset(table.GetElementSymbol(z) for z in range(1, 119))
+
+
 def read_qm9_3d(path: str | Path) -> Iterator[Read3D]:
     """QM9 rows (qm9pack CSV) as molecules: bonds and bond orders are derived from the DFT geometry
-    (RDKit's xyz2mol, neutral charge), as the coordinates are the ground truth."""
+    (RDKit's xyz2mol, neutral charge), as the coordinates are the ground truth. Every data row is a
+    record or a rejection (a short row, an unknown element, coordinates that are not an atoms x 3
+    array of numbers, a geometry without valid bonds); a table without the QM9 columns is one."""
     from rdkit import RDLogger
     from rdkit.Chem import rdDetermineBonds
 
     RDLogger.DisableLog("rdApp.*")
     path = Path(path)
     with open_text(path) as handle:
-        for row_number, row in enumerate(csv.DictReader(handle), start=2):
-            provenance = Provenance(str(path), f"line {row_number}", f"qm9:{row['Index']}")
+        table = csv.DictReader(handle)
+        missing = [c for c in _QM9_COLUMNS if c not in (table.fieldnames or [])]
+        if missing:
+            yield Rejection(Provenance(str(path), "file", path.name), f"no column {missing} (columns: {str(table.fieldnames)[:200]})")
+            return
+        for row in table:
+            line = table.line_num  # where the row ends: a quoted field may span lines
+            index = (row["Index"] or "").strip()
+            provenance = Provenance(str(path), f"line {line}", f"qm9:{index}" if index else f"{path.name}:{line}")
+            absent = [c for c in _QM9_COLUMNS if row[c] is None]
+            if absent:
+                yield Rejection(provenance, f"short row: no field {absent}")
+                continue
+            elements = row["Elements"].strip("[]").replace("'", "").split(",")
+            unknown = [e for e in elements if e not in _element_symbols()]
+            if unknown:
+                yield Rejection(provenance, f"unknown element {unknown[0][:10]!r}")
+                continue
             try:
-                elements = row["Elements"].strip("[]").replace("'", "").split(",")
                 coordinates = np.asarray(json.loads(_BARE_DECIMAL.sub(".0", row["XYZ_Ang"])), dtype=float)
-            except (KeyError, ValueError) as error:
-                yield Rejection(provenance, f"unreadable XYZ: {error}")
+            except (ValueError, TypeError, RecursionError) as error:  # not JSON, not numbers, nested too deep
+                yield Rejection(provenance, f"unreadable XYZ: {first_line(error)[:120]}")
                 continue
             if coordinates.shape != (len(elements), 3):
                 yield Rejection(provenance, f"{len(elements)} elements but coordinates of shape {coordinates.shape}")
+                continue
+            if not np.isfinite(coordinates).all():
+                yield Rejection(provenance, "coordinates that are not finite numbers")
                 continue
             mol = molecule_from_xyz(elements, coordinates)
             try:
@@ -69,22 +102,54 @@ def read_qm9_3d(path: str | Path) -> Iterator[Read3D]:
 
 
 def read_sdf(path: str | Path) -> Iterator[Read3D]:
-    """SDF records with 3D coordinates; implicit hydrogens are added with coordinates."""
+    """SDF records with 3D coordinates (optionally gzipped); implicit hydrogens are added with
+    coordinates.
+
+    A record is the text up to and including its `$$$$` line; text after the last `$$$$` (a record
+    without its terminator: a truncated file) is a record too, and blank text between records is
+    not one. Each record is parsed on its own, so that one that holds a byte that is not UTF-8 or
+    that RDKit cannot read is one rejection and the records after it are still read."""
     from rdkit import Chem, RDLogger
 
     RDLogger.DisableLog("rdApp.*")
     path = Path(path)
-    supplier = Chem.ForwardSDMolSupplier(str(path), removeHs=False, sanitize=True)
-    for index, mol in enumerate(supplier):
-        provenance = Provenance(str(path), f"record {index + 1}", f"{path.name}:{index + 1}")
-        if mol is None:
-            yield Rejection(provenance, "RDKit cannot parse the record")
-            continue
-        name = mol.GetProp("_Name") if mol.HasProp("_Name") else ""
-        if name:
-            provenance = Provenance(provenance.path, provenance.location, name)
-        if mol.GetNumConformers() == 0 or not mol.GetConformer().Is3D():
-            yield Rejection(provenance, "no 3D coordinates")
-            continue
-        yield Molecule3DRecord(provenance, Chem.AddHs(mol, addCoords=True), name or None)
+    with open_text(path) as handle:
+        for index, (line, lines) in enumerate(_sdf_records(handle), start=1):
+            provenance = Provenance(str(path), f"record {index} (line {line})", f"{path.name}:{index}")
+            bad = next((k for k, text in enumerate(lines) if undecodable(text)), None)
+            if bad is not None:
+                where = "the name line" if bad == 0 else f"line {bad + 1} of the record"
+                yield Rejection(provenance, f"invalid UTF-8 byte in {where}")
+                continue
+            block = io.BytesIO("".join(lines).encode("utf-8"))
+            try:
+                mol = next(Chem.ForwardSDMolSupplier(block, removeHs=False, sanitize=True), None)
+            except Exception as error:  # RDKit raises several unrelated types; the next record is readable
+                yield Rejection(provenance, "RDKit: " + first_line(error))
+                continue
+            if mol is None:
+                yield Rejection(provenance, "RDKit cannot parse the record")
+                continue
+            name = mol.GetProp("_Name") if mol.HasProp("_Name") else ""
+            if name:
+                provenance = Provenance(provenance.path, provenance.location, name)
+            if mol.GetNumConformers() == 0 or not mol.GetConformer().Is3D():
+                yield Rejection(provenance, "no 3D coordinates")
+                continue
+            yield Molecule3DRecord(provenance, Chem.AddHs(mol, addCoords=True), name or None)
 
+
+def _sdf_records(lines: Iterator[str]) -> Iterator[tuple[int, list[str]]]:
+    """(first line number, lines) of each record of an SDF text (see `read_sdf`)."""
+    record: list[str] = []
+    start = 1
+    for number, text in enumerate(lines, start=1):
+        if not record:
+            start = number
+        record.append(text)
+        if text.startswith("$$$$"):
+            if any(t.strip() for t in record[:-1]):
+                yield start, record
+            record = []
+    if any(t.strip() for t in record):
+        yield start, record

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Iterator, Union
 
 from biomatrix_io.files import first_line, open_text, undecodable
+from biomatrix_io.readers.obo import QUOTED, malformed_reason, term_stanzas
 from biomatrix_io.records import ProteinRecord, Provenance, Rejection, TextRecord
 
 Read = Union[ProteinRecord, Rejection]
@@ -74,7 +75,9 @@ def read_fasta(path: str | Path) -> Iterator[Read]:
     try:
         with open_text(path) as handle:
             first = next((line for line in handle if line.strip()), "")
-            if first and not first.startswith(">"):
+            if not first:  # nothing but blank lines: no entry (the record boundary counts the file)
+                return
+            if not first.startswith(">"):
                 yield Rejection(Provenance(str(path), "file", path.name), "not FASTA: text before the first '>' header")
                 return
             for index, (header, raw) in enumerate(SimpleFastaParser(itertools.chain([first], handle)), start=1):
@@ -124,7 +127,7 @@ def read_swissprot(path: str | Path) -> Iterator[Read]:
                     continue
                 try:
                     entry = SwissProt.read(io.StringIO(text))
-                except (ValueError, IndexError, KeyError) as error:  # SwissProtParserError is a ValueError
+                except Exception as error:  # Biopython raises several unrelated types (ValueError, AssertionError, IndexError)
                     yield Rejection(provenance, "malformed entry: " + first_line(error))
                     continue
                 yield _swissprot_record(provenance, entry)
@@ -170,36 +173,21 @@ def _swissprot_record(provenance: Provenance, entry) -> Read:
     )
 
 
-_OBO_QUOTED = re.compile(r'"((?:[^"\\]|\\.)*)"')
-
-
-def _obo_terms(handle) -> Iterator[tuple[int, dict[str, list[str]]]]:
-    """(first line number, {tag: [values]}) of each [Term] stanza of an OBO file."""
-    term: dict[str, list[str]] | None = None
-    start = 0
-    for number, line in enumerate(handle, start=1):
-        line = line.rstrip("\n")
-        if line.startswith("["):
-            if term is not None:
-                yield start, term
-            term, start = ({}, number) if line == "[Term]" else (None, number)
-        elif term is not None and ": " in line:
-            tag, _, value = line.partition(": ")
-            term.setdefault(tag, []).append(value)
-    if term is not None:
-        yield start, term
-
-
 def read_go_terms(path: str | Path) -> Iterator[ReadText]:
     """Gene Ontology terms (OBO, optionally gzipped) as scientific text, "name: definition"; every
-    [Term] stanza is a `TextRecord` or a `Rejection` (obsolete, no name, no definition)."""
+    [Term] stanza (`biomatrix_io.readers.obo`) is a `TextRecord` or a `Rejection` (obsolete, no name,
+    no definition, a malformed stanza header)."""
     path = _require(path)
     try:
         with open_text(path) as handle:
-            for start, term in _obo_terms(handle):
-                term_id = term.get("id", [f"{path.name}:{start}"])[0]
-                provenance = Provenance(str(path), f"line {start}", term_id)
-                definition = _OBO_QUOTED.match(term.get("def", [""])[0])
+            for stanza in term_stanzas(handle):
+                term = stanza.tags
+                term_id = term.get("id", [f"{path.name}:{stanza.line}"])[0]
+                provenance = Provenance(str(path), f"line {stanza.line}", term_id)
+                if not stanza.well_formed:
+                    yield Rejection(provenance, malformed_reason(stanza))
+                    continue
+                definition = QUOTED.match(term.get("def", [""])[0])
                 name = term.get("name", [""])[0].strip()
                 if term.get("is_obsolete") == ["true"]:
                     yield Rejection(provenance, "obsolete term")
@@ -221,7 +209,8 @@ def go_term_names(path: str | Path) -> dict[str, str]:
     of its alternative ids."""
     names: dict[str, str] = {}
     with open_text(_require(path)) as handle:
-        for _, term in _obo_terms(handle):
+        for stanza in term_stanzas(handle):
+            term = stanza.tags
             if "id" in term and "name" in term:
                 for term_id in term["id"] + term.get("alt_id", []):
                     names[term_id] = term["name"][0]

@@ -13,7 +13,7 @@ import zlib
 from pathlib import Path
 from typing import Iterable, Iterator, Union
 
-from biomatrix_io.files import open_binary
+from biomatrix_io.files import first_line, open_binary
 from biomatrix_io.records import Provenance, Rejection, TextRecord
 
 Read = Union[TextRecord, Rejection]
@@ -28,17 +28,22 @@ def _squash(text: str) -> str:
 
 def _element_text(element: ET.Element, skip: frozenset[str] = frozenset()) -> str:
     """All text under `element`, whitespace collapsed, leaving out the subtrees tagged in `skip`
-    (their tails, the text that follows them, are kept)."""
+    (their tails, the text that follows them, are kept). Walked with a stack, not by recursion, so
+    that elements nested thousands deep are text like any other."""
     parts: list[str] = []
-
-    def walk(node: ET.Element) -> None:
+    pending: list[Union[ET.Element, str]] = [element]  # elements to walk and texts to emit, next last
+    while pending:
+        node = pending.pop()
+        if isinstance(node, str):
+            parts.append(node)
+            continue
         parts.append(node.text or "")
+        after: list[Union[ET.Element, str]] = []
         for child in node:
             if child.tag not in skip:
-                walk(child)
-            parts.append(child.tail or "")
-
-    walk(element)
+                after.append(child)
+            after.append(child.tail or "")
+        pending.extend(reversed(after))
     return _squash("".join(parts))
 
 
@@ -144,15 +149,21 @@ def _pmc_article(path: Path, index: int, article: ET.Element) -> Read:
 
 def _jats_paragraphs(element: ET.Element) -> Iterator[str]:
     """Section titles and outermost paragraphs in document order (a paragraph's nested lists and
-    paragraphs are part of its own text, so they are not repeated)."""
-    for child in element:
-        if child.tag in _JATS_SKIP:
+    paragraphs are part of its own text, so they are not repeated). Walked with a stack, not by
+    recursion, whatever the nesting depth."""
+    stack = [(element, iter(element))]
+    while stack:
+        parent, children = stack[-1]
+        child = next(children, None)
+        if child is None:
+            stack.pop()
+        elif child.tag in _JATS_SKIP:
             continue
-        if child.tag == "p" or (child.tag == "title" and element.tag == "sec"):
+        elif child.tag == "p" or (child.tag == "title" and parent.tag == "sec"):
             if text := _element_text(child, _JATS_SKIP):
                 yield text
         else:
-            yield from _jats_paragraphs(child)
+            stack.append((child, iter(child)))
 
 
 # ----------------------------------------------------------------------------------------- JSONL
@@ -184,6 +195,10 @@ def _jsonl_line(path: Path, lineno: int, raw: bytes, field: str, id_field: str |
         obj = json.loads(line)
     except json.JSONDecodeError as error:
         return Rejection(provenance, f"invalid JSON: {error.msg} (column {error.colno})")
+    except ValueError as error:  # an integer of more digits than Python converts
+        return Rejection(provenance, f"invalid JSON: {first_line(error)[:100]}")
+    except RecursionError:  # one line's nesting: the lines after it are still read
+        return Rejection(provenance, "invalid JSON: nested too deep")
     if not isinstance(obj, dict):
         return Rejection(provenance, f"not a JSON object but {type(obj).__name__}")
     if id_field and obj.get(id_field) not in (None, ""):
@@ -258,7 +273,8 @@ def _factbook_lines(node: object, names: tuple[str, ...]) -> Iterable[str]:
 
 
 def _factbook_title(profile: dict) -> str | None:
-    names = profile.get("Government", {}).get("Country name", {})
+    government = profile.get("Government")
+    names = government.get("Country name") if isinstance(government, dict) else None
     for form in ("conventional short form", "conventional long form"):
         entry = names.get(form) if isinstance(names, dict) else None
         text = _plain(entry.get("text", "")) if isinstance(entry, dict) else []

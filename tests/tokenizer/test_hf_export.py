@@ -9,6 +9,7 @@ from transformers import AutoTokenizer
 from megatron_bio.tokenizer.molecule_forms import MoleculeFormError, canonical_selfies
 from biomatrix_io.readers import packaged
 from biomatrix_io.readers.molecules import read_chebi_obo
+from biomatrix_io.records import MoleculeRecord
 from megatron_bio.tokenizer import Modality, Segment, TokenizationError
 
 MODEL_CARD_WRAPPINGS = [
@@ -42,7 +43,8 @@ def _mixed_documents(tokenizer, n: int) -> list[list[Segment]]:
     """ChEBI entries as documents: definition text, name, SMILES, SELFIES, with proteins and structures."""
     rng = random.Random(7)
     documents = []
-    for record in itertools.islice(read_chebi_obo(packaged.chebi_obo()), n * 3):
+    molecules = (r for r in read_chebi_obo(packaged.chebi_obo()) if isinstance(r, MoleculeRecord))  # not rejections
+    for record in itertools.islice(molecules, n * 3):
         try:
             _, selfies = canonical_selfies(record.smiles)
             tokenizer.encode([Segment(Modality.SELFIES, selfies)])
