@@ -417,6 +417,8 @@ def _fasta(root: Path) -> dict[str, Hostile]:
                                ("invalid UTF-8 byte in the header", "invalid UTF-8 byte in the sequence", "nucleotide",
                                 "empty sequence")),
         **_common(root, "fasta", "fasta", ".faa", full, 60),
+        # a file name that is not UTF-8 (the byte 0xff): carried into provenance and reports, escaped
+        "fasta_odd_name": Hostile("fasta", _write(root / f"odd{BAD}name.faa", "".join(records[:4])), 4),
     }
 
 
