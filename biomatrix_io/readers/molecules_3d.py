@@ -19,6 +19,7 @@ from typing import Iterator, Union
 import numpy as np
 
 from biomatrix_io.files import first_line, open_text, undecodable
+from biomatrix_io.readers.entries import terminated_entries
 from biomatrix_io.records import Molecule3DRecord, Provenance, Rejection
 
 Read3D = Union[Molecule3DRecord, Rejection]
@@ -114,7 +115,7 @@ def read_sdf(path: str | Path) -> Iterator[Read3D]:
     RDLogger.DisableLog("rdApp.*")
     path = Path(path)
     with open_text(path) as handle:
-        for index, (line, lines) in enumerate(_sdf_records(handle), start=1):
+        for index, (line, lines) in enumerate(terminated_entries(handle, "$$$$"), start=1):
             provenance = Provenance(str(path), f"record {index} (line {line})", f"{path.name}:{index}")
             bad = next((k for k, text in enumerate(lines) if undecodable(text)), None)
             if bad is not None:
@@ -137,19 +138,3 @@ def read_sdf(path: str | Path) -> Iterator[Read3D]:
                 yield Rejection(provenance, "no 3D coordinates")
                 continue
             yield Molecule3DRecord(provenance, Chem.AddHs(mol, addCoords=True), name or None)
-
-
-def _sdf_records(lines: Iterator[str]) -> Iterator[tuple[int, list[str]]]:
-    """(first line number, lines) of each record of an SDF text (see `read_sdf`)."""
-    record: list[str] = []
-    start = 1
-    for number, text in enumerate(lines, start=1):
-        if not record:
-            start = number
-        record.append(text)
-        if text.startswith("$$$$"):
-            if any(t.strip() for t in record[:-1]):
-                yield start, record
-            record = []
-    if any(t.strip() for t in record):
-        yield start, record

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Iterator, Union
 
 from biomatrix_io.files import first_line, open_text, undecodable
+from biomatrix_io.readers.entries import terminated_entries
 from biomatrix_io.readers.obo import QUOTED, malformed_reason, term_stanzas
 from biomatrix_io.records import ProteinRecord, Provenance, Rejection, TextRecord
 
@@ -119,7 +120,8 @@ def read_swissprot(path: str | Path) -> Iterator[Read]:
     path = _require(path)
     try:
         with open_text(path) as handle:
-            for start, text in _flat_entries(handle):
+            for start, lines in terminated_entries(handle, "//"):
+                text = "".join(lines)
                 accession = _ACCESSION.search(text)
                 provenance = Provenance(str(path), f"line {start}", accession.group(1) if accession else f"{path.name}:{start}")
                 if undecodable(text):
@@ -133,22 +135,6 @@ def read_swissprot(path: str | Path) -> Iterator[Read]:
                 yield _swissprot_record(provenance, entry)
     except (OSError, EOFError) as error:  # truncated or corrupt gzip stream
         yield _file_rejection(path, error)
-
-
-def _flat_entries(handle) -> Iterator[tuple[int, str]]:
-    """(first line number, text) of each entry, an entry ending at its `//` line. Text after the last
-    `//` (a truncated file) is an entry too, so that it is rejected rather than lost."""
-    lines: list[str] = []
-    start = 1
-    for number, line in enumerate(handle, start=1):
-        if not lines:
-            start = number
-        lines.append(line)
-        if line.startswith("//"):
-            yield start, "".join(lines)
-            lines = []
-    if any(line.strip() for line in lines):
-        yield start, "".join(lines)
 
 
 def _swissprot_record(provenance: Provenance, entry) -> Read:
