@@ -12,7 +12,6 @@ import dataclasses
 import hashlib
 import itertools
 import json
-import os
 from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator, Union
 
@@ -87,14 +88,15 @@ _CCD_COLUMNS = {
 _IDEAL = tuple(f"pdbx_model_Cartn_{axis}_ideal" for axis in "xyz")
 
 
-def _element_symbols() -> frozenset[str]:
+@lru_cache(maxsize=1)
+def element_symbols() -> frozenset[str]:
+    """The element symbols RDKit knows (H to Og): what a reader accepts as an atom."""
     from rdkit import Chem
 
     table = Chem.GetPeriodicTable()
     return frozenset(table.GetElementSymbol(z) for z in range(1, 119))
 
 
-_ELEMENTS = _element_symbols()
 _ATOM_INDEX = re.compile(r"(?<=atom )# \d+ ")  # so that rejection reasons group across molecules
 
 
@@ -151,7 +153,7 @@ def read_ccd(
             continue
         a0, a1 = atom_spans[comp_id]
         symbols = [element[k].capitalize() for k in range(a0, a1)]
-        unknown = [sym for sym in symbols if sym not in _ELEMENTS]
+        unknown = [sym for sym in symbols if sym not in element_symbols()]
         if unknown:
             yield Rejection(provenance, f"unknown element {unknown[0]!r}")
             continue

@@ -12,7 +12,6 @@ import csv
 import io
 import json
 import re
-from functools import lru_cache
 from pathlib import Path
 from typing import Iterator, Union
 
@@ -20,6 +19,7 @@ import numpy as np
 
 from biomatrix_io.files import first_line, open_text, undecodable
 from biomatrix_io.readers.entries import terminated_entries
+from biomatrix_io.readers.molecules import element_symbols
 from biomatrix_io.records import Molecule3DRecord, Provenance, Rejection
 
 Read3D = Union[Molecule3DRecord, Rejection]
@@ -43,14 +43,6 @@ def molecule_from_xyz(elements: list[str], coordinates: np.ndarray):
 
 
 _QM9_COLUMNS = ("Index", "SMILES", "Elements", "XYZ_Ang")
-
-
-@lru_cache(maxsize=1)
-def _element_symbols() -> frozenset[str]:
-    from rdkit import Chem
-
-    table = Chem.GetPeriodicTable()
-    return frozenset(table.GetElementSymbol(z) for z in range(1, 119))
 
 
 def read_qm9_3d(path: str | Path) -> Iterator[Read3D]:
@@ -78,7 +70,7 @@ def read_qm9_3d(path: str | Path) -> Iterator[Read3D]:
                 yield Rejection(provenance, f"short row: no field {absent}")
                 continue
             elements = row["Elements"].strip("[]").replace("'", "").split(",")
-            unknown = [e for e in elements if e not in _element_symbols()]
+            unknown = [e for e in elements if e not in element_symbols()]
             if unknown:
                 yield Rejection(provenance, f"unknown element {unknown[0][:10]!r}")
                 continue
