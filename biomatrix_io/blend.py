@@ -12,6 +12,7 @@ from pathlib import Path
 
 import yaml
 
+from .config import ConfigError
 from .files import atomic
 
 BLEND_YAML = "blend.yaml"
@@ -31,5 +32,8 @@ def read_blend(shards: Path) -> tuple[list[str], list[float]]:
     """A build's blend as megatron-core's `BlendedMegatronDatasetConfig.blend` wants it, prefixes
     resolved against the shards folder, so a moved or copied build still reads."""
     shards = Path(shards)
+    if not (shards / BLEND_YAML).is_file():
+        raise ConfigError(f"{shards}: no {BLEND_YAML}, so not a data build's shards folder "
+                          "(`biomatrix data build` writes one and prints where)")
     entries = yaml.safe_load((shards / BLEND_YAML).read_text())["datasets"]
     return [str((shards / e["prefix"]).resolve()) for e in entries], [float(e["weight"]) for e in entries]

@@ -9,6 +9,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Optional
 
+from .config import ConfigError
+
 TRACKER = "latest_checkpointed_iteration.txt"
 
 
@@ -28,5 +30,5 @@ def resolve(path: str | Path) -> Path:
         return path
     iteration = latest_iteration(path)
     if iteration is None:
-        raise FileNotFoundError(f"{path}: neither a checkpoint (no metadata.json) nor a checkpoint root (no {TRACKER})")
+        raise ConfigError(f"{path}: neither a checkpoint (no metadata.json) nor a checkpoint root (no {TRACKER})")
     return iteration_dir(path, iteration)

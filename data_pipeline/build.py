@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Callable, Optional
 
 from biomatrix_io.blend import write_blend
+from biomatrix_io.config import ConfigError
 from biomatrix_io.files import atomic
 
 from .compose import PAPER_BUDGET_B, PREFIXES, Lexicon, compose
@@ -59,7 +60,7 @@ def finished(layout: Layout, unit: Unit, stage: str) -> dict:
     scheduled without its dependency)."""
     path = (layout.stage1 if stage == "normalize" else layout.stage2)(unit)[1]
     if not path.is_file():
-        raise RuntimeError(f"unit {unit.id} has not finished stage {stage!r} ({path} is missing): "
+        raise ConfigError(f"unit {unit.id} has not finished stage {stage!r} ({path} is missing): "
                            f"run it first (biomatrix data run-unit --stage {stage} --unit {unit.id})")
     return json.loads(path.read_text())
 

@@ -18,6 +18,8 @@ import re
 from dataclasses import dataclass, field
 from typing import Callable, Optional
 
+from biomatrix_io.config import ConfigError
+
 from megatron_bio.tokenizer.segments import Document, Modality, Segment
 
 Composed = tuple[str, Document]
@@ -102,11 +104,12 @@ class ComposeConfig:
         for kind, views in self.views.items():
             for view in views:
                 if view.prefix not in PREFIXES:
-                    raise ValueError(f"compose.views.{kind}: unknown prefix {view.prefix!r}; known: {list(PREFIXES)}")
+                    raise ConfigError(f"compose.views.{kind}: unknown prefix {view.prefix!r}; known: {list(PREFIXES)}",
+                                      [f"views.{kind}"])
                 unknown = sorted(set(view.fields) - set(RENDER) | {f for g in view.anchors for f in g} - set(view.fields))
                 if unknown:
-                    raise ValueError(f"compose.views.{kind} ({view.prefix}): fields {unknown} are not renderable "
-                                     f"fields of the view; known: {sorted(RENDER)}")
+                    raise ConfigError(f"compose.views.{kind} ({view.prefix}): fields {unknown} are not renderable "
+                                      f"fields of the view; known: {sorted(RENDER)}", [f"views.{kind}"])
 
 
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Literal, Optional
 
+from biomatrix_io.config import ConfigError
+
 from megatron_bio.tokenizer_config import TokenizerConfig
 
 from .compose import ComposeConfig
@@ -59,4 +61,5 @@ class DataConfig:
 
         for name, source in self.sources.items():
             if source.reader not in READERS:
-                raise ValueError(f"source {name!r}: unknown reader {source.reader!r}; known: {sorted(READERS)}")
+                raise ConfigError(f"source {name!r}: unknown reader {source.reader!r}; known: {sorted(READERS)}",
+                                  [f"sources.{name}.reader"])

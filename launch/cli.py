@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from typing import Optional, Sequence
 
@@ -25,8 +26,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args) or 0
-    except ConfigError as error:  # the user's mistake: one line, like argparse's own
-        parser.exit(2, f"biomatrix: error: {error}\n")
+    except ConfigError as error:  # the user's mistake: one line, like argparse's own, from one rank
+        parser.exit(2, f"biomatrix: error: {error}\n" if _first_rank() else None)
+
+
+def _first_rank() -> bool:
+    """Rank 0 under torchrun (RANK) or srun (SLURM_PROCID), or a single process."""
+    return os.environ.get("RANK", os.environ.get("SLURM_PROCID", "0")) == "0"
 
 
 if __name__ == "__main__":

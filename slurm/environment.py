@@ -3,14 +3,18 @@ derived. One task per device: RANK = SLURM_PROCID, LOCAL_RANK = SLURM_LOCALID, W
 SLURM_NTASKS; MASTER_ADDR is the job's first node, MASTER_PORT a function of the job id (the same
 for every task, and again after a requeue).
 
-`python -m slurm.environment` prints them as `export` lines (the torchrun launcher's rendezvous
-endpoint in a batch script).
+`python -m slurm.environment` prints the rendezvous pair, MASTER_ADDR and MASTER_PORT, as `export`
+lines (the torchrun launcher's endpoint in a batch script, read from a one-task step, whose own
+rank is not the trainers').
+
+Nothing here calls Slurm's commands: the tasks run inside the job's container (pyxis), and images
+such as NVIDIA's PyTorch one ship no `scontrol`.
 """
 
 from __future__ import annotations
 
 import os
-import subprocess
+import re
 import sys
 from typing import Mapping, Optional
 
@@ -18,16 +22,21 @@ PORT_BASE, PORT_SPAN = 15_000, 20_000
 
 
 def first_host(nodelist: str) -> str:
-    """The first host of a Slurm node list (`node[01-04],gpu7` -> node01), as scontrol expands it."""
-    done = subprocess.run(["scontrol", "show", "hostnames", nodelist], capture_output=True, text=True, check=True)
-    return done.stdout.split()[0]
+    """The first host of a Slurm node list (`node[01-04],gpu7` -> node01), as `scontrol show
+    hostnames` expands it: the first comma-separated entry, each bracket replaced by its first number."""
+    entry = re.match(r"(?:[^,\[]|\[[^\]]*\])+", nodelist).group()
+    return re.sub(r"\[(\d+)[^\]]*\]", r"\1", entry)
+
+
+def rendezvous_env(environ: Optional[Mapping[str, str]] = None) -> dict[str, str]:
+    environ = os.environ if environ is None else environ
+    return {"MASTER_ADDR": first_host(environ.get("SLURM_JOB_NODELIST") or environ["SLURM_NODELIST"]),
+            "MASTER_PORT": str(PORT_BASE + int(environ["SLURM_JOB_ID"]) % PORT_SPAN)}
 
 
 def torch_distributed_env(environ: Optional[Mapping[str, str]] = None) -> dict[str, str]:
     environ = os.environ if environ is None else environ
-    job = int(environ["SLURM_JOB_ID"])
-    variables = {"MASTER_ADDR": first_host(environ.get("SLURM_JOB_NODELIST") or environ["SLURM_NODELIST"]),
-                 "MASTER_PORT": str(PORT_BASE + job % PORT_SPAN)}
+    variables = rendezvous_env(environ)
     if "SLURM_PROCID" in environ and "SLURM_STEP_ID" in environ:  # inside an srun task
         variables.update(RANK=environ["SLURM_PROCID"], LOCAL_RANK=environ["SLURM_LOCALID"],
                          WORLD_SIZE=environ["SLURM_NTASKS"])
@@ -43,6 +52,6 @@ def apply() -> bool:
 
 
 if __name__ == "__main__":
-    for name, value in torch_distributed_env().items():
+    for name, value in rendezvous_env().items():
         print(f"export {name}={value}")
     sys.exit(0)

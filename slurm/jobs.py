@@ -4,6 +4,11 @@
 
 Scripts are written to `<folder>/scripts/` before submission, readable and self-contained (an
 operator can inspect one and `sbatch` it again by hand); logs go to `<folder>/logs/`.
+
+Every Python call of a script, helpers included, is an srun step started by `launch_prefix`: the
+batch shell runs on the node's host, outside the container, where the configured interpreter and
+the project may not exist, and pyxis gives a step the image's file view (its mounts, and
+`--container-workdir`, without which it starts in the image's WORKDIR), not the host's.
 """
 
 from __future__ import annotations
@@ -91,8 +96,27 @@ class Script:
     array: Optional[str] = None
 
 
+@dataclass
+class Submitted:
+    script: Script
+    job: str
+    path: Path
+
+
+ONE_TASK = ("--ntasks=1", "--nodes=1")  # a data unit, a merge, a conversion, a helper inside the batch job
+ALL_TASKS = ("--kill-on-bad-exit=1",)  # the training step: every task of the allocation, one failure ends all
+
+
 def _template(name: str) -> Template:
     return Template((TEMPLATES / f"{name}.sbatch").read_text())
+
+
+def scripts_folder(cluster: ClusterSettings) -> Path:
+    return Path(cluster.folder) / "scripts"
+
+
+def logs_folder(cluster: ClusterSettings) -> Path:
+    return Path(cluster.folder) / "logs"
 
 
 def _sbatch_options(name: str, resources: Resources, cluster: ClusterSettings, array: Optional[str],
@@ -103,7 +127,7 @@ def _sbatch_options(name: str, resources: Resources, cluster: ClusterSettings, a
         "--cpus-per-task": resources.cpus_per_task, "--gpus-per-node": resources.gpus_per_node or None,
         "--mem": resources.mem, "--time": resources.time, "--partition": cluster.partition,
         "--account": cluster.account, "--qos": cluster.qos, "--array": array,
-        "--output": str(Path(cluster.folder).resolve() / "logs" / log),
+        "--output": str(logs_folder(cluster).resolve() / log),
     }
     lines = [f"#SBATCH {key}={value}" for key, value in options.items() if value is not None]
     return lines + [f"#SBATCH {option}" for option in (*extra, *cluster.extra_sbatch)]
@@ -111,22 +135,27 @@ def _sbatch_options(name: str, resources: Resources, cluster: ClusterSettings, a
 
 def _render(stage: str, template: str, name: str, resources: Resources, cluster: ClusterSettings,
             values: dict, array: Optional[str] = None, extra: tuple[str, ...] = ()) -> Script:
-    python = cluster.python or sys.executable
     exports = "\n".join(f"export {k}={shlex.quote(str(v))}" for k, v in cluster.env.items())
-    common = {"stage": stage, "date": datetime.datetime.now().isoformat(timespec="seconds"), "python": python,
-              "workdir": shlex.quote(cluster.workdir or str(REPOSITORY)), "exports": exports, "container": _container(cluster)}
+    common = {"stage": stage, "date": datetime.datetime.now().isoformat(timespec="seconds"),
+              "workdir": shlex.quote(_workdir(cluster)), "exports": exports,
+              "run_python": launch_prefix(cluster, *ONE_TASK)}
     header = _template("header").substitute(sbatch="\n".join(_sbatch_options(name, resources, cluster, array, extra)),
                                             **common)
     body = _template(template).substitute(**common, **values)
     return Script(name, header + body, array)
 
 
-def _container(cluster: ClusterSettings) -> str:
-    """srun's pyxis options, or nothing."""
-    if not cluster.container_image:
-        return ""
-    mounts = f"--container-mounts={shlex.quote(cluster.container_mounts)} " if cluster.container_mounts else ""
-    return f"--container-image={shlex.quote(cluster.container_image)} {mounts}"
+def _workdir(cluster: ClusterSettings) -> str:
+    return cluster.workdir or str(REPOSITORY)
+
+
+def launch_prefix(cluster: ClusterSettings, *srun_options: str) -> str:
+    """The start of every Python command line in a rendered script: an srun step with
+    `srun_options`, in the container (pyxis) when one is set, running the configured interpreter."""
+    container = {"--container-image": cluster.container_image, "--container-mounts": cluster.container_mounts,
+                 "--container-workdir": _workdir(cluster)} if cluster.container_image else {}
+    return " ".join(["srun", *srun_options, *(f"{k}={shlex.quote(v)}" for k, v in container.items() if v),
+                     shlex.quote(cluster.python or sys.executable)])
 
 
 def _args(items: list[str]) -> str:
@@ -165,22 +194,30 @@ def _pretrain_config(config: SlurmConfig, overrides: list[str]):
 
 
 def pretrain_script(config: SlurmConfig, extra_overrides: tuple[str, ...] = ()) -> Script:
+    """The training step between two progress checks that decide on a requeue.
+
+    The check (`pretrain --progress`: latest checkpointed iteration, last step) is a one-task step
+    through `launch_prefix`, like the trainer, rather than the batch shell reading the tracker file
+    itself: the trainer writes the tracker at its own path as the container sees it (the recipe's
+    `output`, relative to `workdir`, under the mounts), which the host may spell differently or not
+    have, and a host-side read that finds nothing reads as "no progress", which silently ends the
+    requeue chain. Its price is one more step start in the last `signal_seconds`.
+    """
     job, cluster = config.pretrain, config.cluster
     overrides = [*job.overrides, *extra_overrides]
     _pretrain_config(config, overrides)  # a bad config fails here, not in the queue
-    python = cluster.python or sys.executable
     command = f"-m launch.cli pretrain --config {shlex.quote(job.config)} {_args(overrides)}"
-    container = _container(cluster)
+    trainers = launch_prefix(cluster, *ALL_TASKS)
     resources = job.resources
     if job.launcher == "srun":
-        launch = f"srun --kill-on-bad-exit=1 {container}{python} {command}"
+        launch = f"{trainers} {command}"
         signal = f"--signal=USR1@{job.signal_seconds}"  # to every task: the trainers save and exit 0
     else:  # torchrun
         per_node = resources.gpus_per_node or resources.tasks_per_node
         resources = Resources(**{**resources.__dict__, "tasks_per_node": 1,
                                  "cpus_per_task": resources.cpus_per_task * per_node})
-        launch = (f'eval "$({python} -m slurm.environment)"\n'
-                  f"srun --kill-on-bad-exit=1 {container}{python} -m torch.distributed.run --nnodes=$SLURM_JOB_NUM_NODES "
+        launch = (f'eval "$({launch_prefix(cluster, *ONE_TASK)} -m slurm.environment)"\n'
+                  f"{trainers} -m torch.distributed.run --nnodes=$SLURM_JOB_NUM_NODES "
                   f"--nproc_per_node={per_node} --rdzv_backend=c10d --rdzv_endpoint=$MASTER_ADDR:$MASTER_PORT {command}")
         signal = f"--signal=TERM@{job.signal_seconds}"  # torchrun passes SIGTERM on to its workers
     values = {"config": shlex.quote(job.config), "overrides": _args(overrides), "launch": launch,
@@ -197,12 +234,16 @@ def convert_script(config: SlurmConfig, extra_overrides: tuple[str, ...] = ()) -
     return _render("convert", "convert", "biomatrix-convert", job.resources, config.cluster, values)
 
 
-def submit(script: Script, config: SlurmConfig, after: Optional[str] = None) -> str:
-    """Write the script under <folder>/scripts and sbatch it; returns the job id."""
-    folder = Path(config.cluster.folder)
-    (folder / "logs").mkdir(parents=True, exist_ok=True)
-    (folder / "scripts").mkdir(parents=True, exist_ok=True)
-    path = folder / "scripts" / f"{script.name}-{datetime.datetime.now():%Y%m%d-%H%M%S-%f}.sbatch"
+def script_path(script: Script, cluster: ClusterSettings, stamp: Optional[str] = None) -> Path:
+    """Where `submit` writes `script`: stamped with the submission time, so resubmitting keeps the old one."""
+    return scripts_folder(cluster) / f"{script.name}-{stamp or f'{datetime.datetime.now():%Y%m%d-%H%M%S-%f}'}.sbatch"
+
+
+def submit(script: Script, config: SlurmConfig, after: Optional[str] = None) -> Submitted:
+    """Write the script under <folder>/scripts and sbatch it, after job `after` succeeded (afterok)."""
+    logs_folder(config.cluster).mkdir(parents=True, exist_ok=True)
+    scripts_folder(config.cluster).mkdir(parents=True, exist_ok=True)
+    path = script_path(script, config.cluster)
     path.write_text(script.text)
     command = ["sbatch", "--parsable"]
     if after:
@@ -210,12 +251,13 @@ def submit(script: Script, config: SlurmConfig, after: Optional[str] = None) -> 
     done = subprocess.run([*command, str(path)], capture_output=True, text=True)
     if done.returncode:
         raise RuntimeError(f"sbatch {path} failed: {done.stderr.strip()}")
-    return done.stdout.strip().split(";")[0]
+    return Submitted(script, done.stdout.strip().split(";")[0], path)
 
 
-def submit_chain(scripts: list[Script], config: SlurmConfig, after: Optional[str] = None) -> list[str]:
-    ids = []
+def submit_chain(scripts: list[Script], config: SlurmConfig, after: Optional[str] = None) -> list[Submitted]:
+    """Each script after the previous one (the first after job `after`, if given)."""
+    submitted = []
     for script in scripts:
-        after = submit(script, config, after)
-        ids.append(after)
-    return ids
+        submitted.append(submit(script, config, after))
+        after = submitted[-1].job
+    return submitted

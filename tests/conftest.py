@@ -51,6 +51,20 @@ def shards(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def demo_build(tmp_path_factory):
+    """The demo's data build as `make demo` runs it (launch/configs/data/demo.yaml, two workers):
+    (config, summary, shards folder)."""
+    from data_pipeline.build import build
+    from data_pipeline.config import DataConfig
+    from biomatrix_io.config import load_config
+    from launch.commands.data import DEFAULT_CONFIG
+
+    config = load_config(DataConfig, DEFAULT_CONFIG, [f"out={tmp_path_factory.mktemp('demo')}"])
+    summary = build(config, workers=2, progress=False)
+    return config, summary, Path(config.out) / "shards"
+
+
+@pytest.fixture(scope="session")
 def megatron_single_process(tmp_path_factory):
     """megatron-core set up in this process: gloo, world size 1, through the CPU layer."""
     from megatron.core import parallel_state

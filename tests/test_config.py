@@ -35,6 +35,8 @@ def test_unknown_keys_are_errors():
 def test_malformed_override():
     with pytest.raises(ValueError, match="dotted.key=value"):
         apply_overrides({}, ["steps"])
+    with pytest.raises(ValueError, match="override 0 is not of the form"):  # a YAML list item read as a number
+        load_config(Outer, None, ["steps=1", 0])
 
 
 def test_numbers_are_coerced_and_checked():

@@ -10,13 +10,15 @@ from __future__ import annotations
 import importlib.util
 from pathlib import Path
 
+from biomatrix_io.config import ConfigError
+
 CHEBI_OBO = Path("/usr/share/EMBOSS/data/OBO/chebi.obo")  # Debian emboss-data (ChEBI, 2013)
 
 
 def package_dir(module: str, pypi_name: str) -> Path:
     spec = importlib.util.find_spec(module)
     if spec is None or not spec.submodule_search_locations:
-        raise FileNotFoundError(f"data package {pypi_name} is not installed: run `make install`")
+        raise ConfigError(f"data package {pypi_name} is not installed: run `make install`")
     return Path(spec.submodule_search_locations[0])
 
 
@@ -39,7 +41,7 @@ def ccd_bcif() -> Path:
 
 def chebi_obo() -> Path:
     if not CHEBI_OBO.is_file():
-        raise FileNotFoundError(f"{CHEBI_OBO} is missing: install the Debian package emboss-data (`make install` as root)")
+        raise ConfigError(f"{CHEBI_OBO} is missing: install the Debian package emboss-data (`make install` as root)")
     return CHEBI_OBO
 
 
@@ -56,7 +58,7 @@ def _distribution_files(distribution: str, pypi_name: str, prefix: str) -> list[
     try:
         files = metadata.files(distribution) or []
     except metadata.PackageNotFoundError:
-        raise FileNotFoundError(f"data package {pypi_name} is not installed: run `make install`") from None
+        raise ConfigError(f"data package {pypi_name} is not installed: run `make install`") from None
     return sorted(Path(f.locate()) for f in files if str(f).startswith(prefix))
 
 
@@ -103,21 +105,21 @@ def theseus_structures() -> list[Path]:
     NMR protein-DNA complex) shipped as THESEUS examples."""
     files = sorted(THESEUS_EXAMPLES.glob("**/*.pdb.gz"))
     if not files:
-        raise FileNotFoundError(f"no PDB files under {THESEUS_EXAMPLES}: install the Debian package theseus-examples (`make install` as root)")
+        raise ConfigError(f"no PDB files under {THESEUS_EXAMPLES}: install the Debian package theseus-examples (`make install` as root)")
     return files
 
 
 def emboss_swissprot() -> Path:
     """100 complete Swiss-Prot entries (DE, CC, KW, DR GO lines) from EMBOSS's test data."""
     if not EMBOSS_SWISSPROT.is_file():
-        raise FileNotFoundError(f"{EMBOSS_SWISSPROT} is missing: install the Debian package emboss-test (`make install` as root)")
+        raise ConfigError(f"{EMBOSS_SWISSPROT} is missing: install the Debian package emboss-test (`make install` as root)")
     return EMBOSS_SWISSPROT
 
 
 def go_obo() -> Path:
     """The Gene Ontology (39,616 terms with names and definitions, July 2013)."""
     if not GO_OBO.is_file():
-        raise FileNotFoundError(f"{GO_OBO} is missing: install the Debian package emboss-data (`make install` as root)")
+        raise ConfigError(f"{GO_OBO} is missing: install the Debian package emboss-data (`make install` as root)")
     return GO_OBO
 
 

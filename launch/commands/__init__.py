@@ -7,6 +7,7 @@ Every command that reads a YAML config with dotted overrides declares `--config`
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 from typing import Callable, Optional, TypeVar
 
@@ -28,6 +29,14 @@ def add_config_options(parser: argparse.ArgumentParser, default_config: Optional
     parser.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help=set_help)
 
 
+def existing_path(value: str) -> str:
+    """argparse `type=` for a file or folder the user names: one argparse line when it is absent,
+    before any work starts ('-', standard input, passes)."""
+    if value != "-" and not Path(value).exists():
+        raise argparse.ArgumentTypeError(f"{value}: no such file or folder")
+    return value
+
+
 def config_command(commands: argparse._SubParsersAction, name: str, run: Callable, help_text: str,
                    default_config: Path) -> argparse.ArgumentParser:
     """A subcommand that reads a YAML config (`--config`) with dotted overrides (`--set`)."""
@@ -40,3 +49,9 @@ def config_command(commands: argparse._SubParsersAction, name: str, run: Callabl
 def load(args: argparse.Namespace, cls: type[T], *overrides: str) -> T:
     """`cls` read from the options of `add_config_options`; `overrides` apply after `--set`'s."""
     return load_config(cls, args.config, [*args.set, *overrides])
+
+
+def print_rejection(where: str, reason: str) -> None:
+    """One rejected record on stderr as it happens, named by file and record: a count at the end
+    says how many, these lines say which and why."""
+    print(f"rejected {where}: {reason}", file=sys.stderr)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import argparse
 import json
 
-from launch.commands import add_config_options, load
+from launch.commands import add_config_options, existing_path, load
 
 
 def _tokenizer(args: argparse.Namespace):
@@ -54,7 +54,7 @@ def register(stages: argparse._SubParsersAction) -> None:
                            "BioMatrix's default", flag="--tokenizer-config", set_help="override a tokenizer key")
 
     sub = commands.add_parser("hf-to-megatron", help="an HF Qwen3 directory -> a dist checkpoint (loads at any TP/PP)")
-    sub.add_argument("--hf", required=True, help="HF directory (config.json + safetensors, sharded or not)")
+    sub.add_argument("--hf", required=True, type=existing_path, help="HF directory (config.json + safetensors, sharded or not)")
     sub.add_argument("--out", required=True, help="new (empty) checkpoint folder")
     sub.add_argument("--dtype", choices=["bf16", "fp16", "fp32"], help="default: the weights' own")
     sub.add_argument("--extend-vocabulary", action="store_true", help="grow the vocabulary to BioMatrix's")
@@ -64,7 +64,7 @@ def register(stages: argparse._SubParsersAction) -> None:
     sub.set_defaults(run=_hf_to_megatron)
 
     sub = commands.add_parser("megatron-to-hf", help="a dist checkpoint (training or converted) -> an HF directory")
-    sub.add_argument("--checkpoint", required=True, help="a checkpoint root (its latest iteration) or one iter_* folder")
+    sub.add_argument("--checkpoint", required=True, type=existing_path, help="a checkpoint root (its latest iteration) or one iter_* folder")
     sub.add_argument("--out", required=True, help="new (empty) HF directory")
     sub.add_argument("--dtype", choices=["bf16", "fp16", "fp32"], default="bf16")
     sub.add_argument("--max-shard-gb", type=float, default=2.0, help="largest safetensors file (default: %(default)s)")
@@ -72,8 +72,8 @@ def register(stages: argparse._SubParsersAction) -> None:
     sub.set_defaults(run=_megatron_to_hf)
 
     sub = commands.add_parser("verify", help="Megatron logits (TP = processes under torchrun) vs the HF model's")
-    sub.add_argument("--hf", required=True)
-    sub.add_argument("--checkpoint", required=True)
+    sub.add_argument("--hf", required=True, type=existing_path)
+    sub.add_argument("--checkpoint", required=True, type=existing_path)
     sub.add_argument("--tokens", type=int, default=32)
     sub.add_argument("--tolerance", type=float, default=1e-4, help="largest allowed absolute logit difference")
     sub.set_defaults(run=_verify)

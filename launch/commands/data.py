@@ -1,4 +1,6 @@
-"""`biomatrix data fetch-demo|plan|build|run-unit|merge`: raw corpora -> Megatron indexed shards."""
+"""`biomatrix data fetch-demo|plan|build|run-unit|merge|inspect`: raw corpora -> Megatron indexed shards.
+
+Each command that writes ends by saying what it wrote and where (on stderr where stdout is JSON)."""
 
 from __future__ import annotations
 
@@ -9,6 +11,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from biomatrix_io.blend import BLEND_TXT, BLEND_YAML
+from biomatrix_io.config import ConfigError
 from launch.commands import config_command, load
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "data"
@@ -54,7 +58,7 @@ def _plan(args: argparse.Namespace) -> int:
     for unit in planned["units"]:
         spans = ", ".join(f"{Path(g['path']).name}[{g['start']}:{g['stop']}]" for g in unit["segments"])
         print(f"{unit['id']}\t{unit['source']}\t{spans}")
-    print(f"{len(planned['units'])} units", file=sys.stderr)
+    print(f"{len(planned['units'])} units; plan: {Layout(Path(config.out)).work / 'plan.json'}", file=sys.stderr)
     return 0
 
 
@@ -71,15 +75,16 @@ def _build(args: argparse.Namespace) -> int:
 def _run_unit(args: argparse.Namespace) -> int:
     """One unit, named or by position in the plan (a Slurm array task passes SLURM_ARRAY_TASK_ID)."""
     from data_pipeline.build import Layout, run_unit
-    from data_pipeline.units import plan
+    from data_pipeline.units import plan, units_of
 
     config = _load(args)
+    layout = Layout(Path(config.out))
     unit_id = args.unit
     if unit_id is None:
         index = args.index if args.index is not None else os.environ.get("SLURM_ARRAY_TASK_ID")
         if index is None:
             raise SystemExit("run-unit: give --unit, --index or SLURM_ARRAY_TASK_ID")
-        units = plan(config, Layout(Path(config.out)).work, verify_inputs=False)["units"]
+        units = plan(config, layout.work, verify_inputs=False)["units"]
         if not 0 <= int(index) < len(units):
             raise SystemExit(f"run-unit: index {index} outside the plan's {len(units)} units")
         unit_id = units[int(index)]["id"]
@@ -87,6 +92,9 @@ def _run_unit(args: argparse.Namespace) -> int:
 
     torch.set_num_threads(1)
     print(json.dumps(run_unit(config, args.stage, unit_id), indent=1))
+    unit = next(u for u in units_of(plan(config, layout.work, verify_inputs=False)) if u.id == unit_id)
+    output, done = (layout.stage1 if args.stage == "normalize" else layout.stage2)(unit)
+    print(f"unit {unit_id} ({args.stage}): wrote {output}, {done}", file=sys.stderr)
     return 0
 
 
@@ -95,7 +103,36 @@ def _merge(args: argparse.Namespace) -> int:
     from data_pipeline.units import plan
 
     config = _load(args)
-    print(json.dumps(merge(config, plan(config, Layout(Path(config.out)).work, verify_inputs=False)), indent=1))
+    layout = Layout(Path(config.out))
+    print(json.dumps(merge(config, plan(config, layout.work, verify_inputs=False)), indent=1))
+    print(f"shards: {layout.shards} (indexed datasets, manifests, {BLEND_TXT}, {BLEND_YAML}, build.json)", file=sys.stderr)
+    return 0
+
+
+def _inspect(args: argparse.Namespace) -> int:
+    """What a build wrote, from its shards folder only; the one file written is the plot."""
+    from data_pipeline.build import Layout
+    from data_pipeline.inspection import (absent_prefixes, build_folder, examples_text, inspect_build, plot_lengths,
+                                          plot_path, table)
+
+    if args.width < 20:
+        raise ConfigError(f"--width {args.width}: too narrow to show both ends of a document; give 20 or more")
+    config = _load(args)
+    shards = build_folder(Path(args.shards) if args.shards else Layout(Path(config.out)).shards)
+    plot = plot_path(shards, args.plot)
+    contents = inspect_build(shards, config, args.prefix, args.documents)
+    absent = {} if args.prefix else absent_prefixes(shards)
+    plot_lengths(contents, plot)
+    if args.json:
+        print(json.dumps({"shards": str(shards.resolve()), "prefixes": {c.prefix: c.as_json() for c in contents},
+                          "absent": absent, "plot": str(plot.resolve())}, indent=1))
+        return 0
+    print(f"shards: {shards.resolve()}")
+    print(table(contents, absent))
+    if args.documents:
+        print()
+        print(examples_text(contents, args.width))
+    print(f"document-length histograms, one per prefix: {plot.resolve()}")
     return 0
 
 
@@ -118,3 +155,13 @@ def register(stages: argparse._SubParsersAction) -> None:
     which.add_argument("--unit", help="unit id (see `plan`)")
     which.add_argument("--index", type=int, help="position in the plan (default: $SLURM_ARRAY_TASK_ID)")
     command("merge", _merge, "join finished units per prefix; manifests, blend")
+    inspect = command("inspect", _inspect, "what a build wrote: per prefix documents, tokens, weight, decoded "
+                      "documents, a document-length histogram (PNG); --config is the build's (its tokenizer decodes)")
+    inspect.add_argument("--shards", help="a build's shards folder (default: the config's out/shards); only read")
+    inspect.add_argument("--documents", type=int, default=3, metavar="N", help="decoded documents per prefix (0: none, "
+                         "no tokenizer loaded; default: %(default)s)")
+    inspect.add_argument("--prefix", nargs="+", metavar="NAME", help="only these prefixes (e.g. molecule/1d protein/3d)")
+    inspect.add_argument("--plot", help="the histogram PNG to write (default: ./<build>_document_lengths.png, <build> "
+                         "being the folder that holds the shards folder)")
+    inspect.add_argument("--width", type=int, default=160, help="characters per decoded document shown (both ends kept)")
+    inspect.add_argument("--json", action="store_true", help="the figures and whole decoded documents as one JSON object")

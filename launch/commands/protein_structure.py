@@ -13,7 +13,7 @@ import platform
 import sys
 from pathlib import Path
 
-from launch.commands import config_command, load
+from launch.commands import config_command, existing_path, load, print_rejection
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "structure_protein.yaml"
 RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "RESULTS.md"
@@ -55,21 +55,24 @@ def _fit_torsion(args: argparse.Namespace) -> int:
 
 
 def _encode(args: argparse.Namespace) -> int:
-    """JSON lines: {"id", "sequence", "codes", "tokens"} per kept chain, {"id", "rejected"} per other."""
+    """JSON lines: {"id", "sequence", "codes", "tokens"} per kept chain, {"id", "rejected"} per other;
+    each rejection also on stderr with its file, chain and reason, then the counts."""
     from biomatrix_io.readers.chains import read_chains
     from megatron_bio.structure.protein.codec import load, structure_tokens
 
     tokenizer = load(args.tokenizer)
     out = open(args.out, "w") if args.out else sys.stdout
     kept = rejected = 0
-    for read in read_chains(args.input):
+    for read in (read for path in args.input for read in read_chains(path)):
+        p = read.provenance
         if not hasattr(read, "backbone"):
             rejected += 1
-            print(json.dumps({"id": read.provenance.record_id, "rejected": read.reason}), file=out)
+            print_rejection(f"{p.path}:{p.location} ({p.record_id})", read.reason)
+            print(json.dumps({"id": p.record_id, "rejected": read.reason}), file=out)
             continue
         codes = tokenizer.encode(read.backbone).tolist()
         kept += 1
-        print(json.dumps({"id": read.provenance.record_id, "sequence": read.sequence, "codes": codes,
+        print(json.dumps({"id": p.record_id, "sequence": read.sequence, "codes": codes,
                           "tokens": structure_tokens(codes)}), file=out)
     print(json.dumps({"chains": kept, "rejected": rejected}), file=sys.stderr)
     return 0 if kept else 1
@@ -140,7 +143,7 @@ def register_into(kinds: argparse._SubParsersAction) -> None:
     fit.add_argument("--seed", type=int, default=0)
     encode = command("encode", _encode, "a PDB/mmCIF file -> codes and <S_k> tokens per chain (JSON lines)")
     tokenizer(encode)
-    encode.add_argument("--input", required=True, help="PDB or mmCIF file, gzipped or not")
+    encode.add_argument("--input", required=True, nargs="+", type=existing_path, help="PDB or mmCIF files, gzipped or not")
     encode.add_argument("--out", help="JSON lines file (default: stdout)")
     decode = command("decode", _decode, "codes (encode's JSON lines) -> backbone PDB/mmCIF files")
     tokenizer(decode)

@@ -1,12 +1,21 @@
-"""`biomatrix slurm submit shard|pretrain|convert --config SLURM_YAML [--dry-run]` and
-`biomatrix slurm pipeline --config SLURM_YAML`: every stage as a Slurm job (`slurm/jobs.py`),
-the whole chain raw data -> shards -> pretraining -> HF checkpoint with afterok dependencies."""
+"""`biomatrix slurm submit shard|pretrain|convert --config SLURM_YAML [--after ID] [--dry-run]` and
+`biomatrix slurm pipeline --config SLURM_YAML [--dry-run]`: every stage as a Slurm job
+(`slurm/jobs.py`), the whole chain raw data -> shards -> pretraining -> HF checkpoint with afterok
+dependencies.
+
+A dry run prints each script under a `####` header (its job, what it waits for, where it would be
+written) and then the dependency graph, and submits nothing. A submission prints one JSON line,
+`{"stage": ..., "jobs": {name: id}}`, last on stdout (what scripts read), then on stderr where the
+scripts and the logs went.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import sys
 from pathlib import Path
+from typing import Optional
 
 from launch.commands import add_config_options, load
 
@@ -19,24 +28,51 @@ def _load(args: argparse.Namespace):
     return load(args, SlurmConfig)
 
 
-def _scripts(stage: str, config) -> list:
-    from slurm import jobs
+def _label(script) -> str:
+    return f"{script.name} [array {script.array}]" if script.array else script.name
 
-    return {"shard": jobs.shard_scripts, "pretrain": lambda c: [jobs.pretrain_script(c)],
-            "convert": lambda c: [jobs.convert_script(c)]}[stage](config)
+
+def _dry_run(scripts: list, config, after: Optional[str]) -> None:
+    """Each script under its header, then the chain: every job waits for the one before it."""
+    from slurm.jobs import script_path
+
+    waits = [f"job {after}" if after else None, *(script.name for script in scripts)]
+    for script, waited in zip(scripts, waits):
+        path = script_path(script, config.cluster, stamp="<time>")
+        dependency = f" (after: {waited})" if waited else ""
+        print(f"#### {_label(script)}{dependency} -> would be written to {path}\n{script.text}")
+    print("#### dependency graph (each arrow: afterok; a failed job cancels the jobs after it)")
+    print(" -> ".join([*([f"job {after}"] if after else []), *map(_label, scripts)]))
+
+
+def _report(stage: str, submitted: list, config) -> None:
+    from slurm.jobs import logs_folder, scripts_folder
+
+    print(json.dumps({"stage": stage, "jobs": {s.script.name: s.job for s in submitted}}), flush=True)
+    lines = [f"wrote {len(submitted)} script(s) to {scripts_folder(config.cluster)}/ and submitted them:",
+             *(f"  job {s.job}: {s.path}" for s in submitted),
+             f"logs: {logs_folder(config.cluster).resolve()}/<job name>-<job id>.out "
+             "(array tasks: <job name>-<job id>_<task>.out)"]
+    print("\n".join(lines), file=sys.stderr)
+
+
+def _run(stage: str, scripts: list, config, after: Optional[str], dry_run: bool) -> int:
+    from slurm.jobs import submit_chain
+
+    if dry_run:
+        _dry_run(scripts, config, after)
+    else:
+        _report(stage, submit_chain(scripts, config, after), config)
+    return 0
 
 
 def _submit(args: argparse.Namespace) -> int:
-    from slurm.jobs import submit_chain
+    from slurm import jobs
 
     config = _load(args)
-    scripts = _scripts(args.stage, config)
-    if args.dry_run:
-        print("\n\n".join(script.text for script in scripts))
-        return 0
-    ids = submit_chain(scripts, config, args.after)
-    print(json.dumps({"stage": args.stage, "jobs": dict(zip((s.name for s in scripts), ids))}))
-    return 0
+    scripts = {"shard": jobs.shard_scripts, "pretrain": lambda c: [jobs.pretrain_script(c)],
+               "convert": lambda c: [jobs.convert_script(c)]}[args.stage](config)
+    return _run(args.stage, scripts, config, args.after, args.dry_run)
 
 
 def _pipeline(args: argparse.Namespace) -> int:
@@ -46,12 +82,7 @@ def _pipeline(args: argparse.Namespace) -> int:
     config = _load(args)
     on_shards = (f"data.shards={jobs.shard_output(config)}",)
     scripts = [*jobs.shard_scripts(config), jobs.pretrain_script(config, on_shards), jobs.convert_script(config, on_shards)]
-    if args.dry_run:
-        print("\n\n".join(script.text for script in scripts))
-        return 0
-    ids = jobs.submit_chain(scripts, config)
-    print(json.dumps({"stage": "pipeline", "jobs": dict(zip((s.name for s in scripts), ids))}))
-    return 0
+    return _run("pipeline", scripts, config, None, args.dry_run)
 
 
 def register(stages: argparse._SubParsersAction) -> None:
@@ -64,5 +95,6 @@ def register(stages: argparse._SubParsersAction) -> None:
             sub.add_argument("stage", choices=("shard", "pretrain", "convert"))
             sub.add_argument("--after", help="job id this one waits for (afterok)")
         add_config_options(sub, DEFAULT_CONFIG, "Slurm YAML (default: %(default)s)")
-        sub.add_argument("--dry-run", action="store_true", help="print the rendered script(s), submit nothing")
+        sub.add_argument("--dry-run", action="store_true",
+                         help="print each rendered script under a header and the dependency graph; submit nothing")
         sub.set_defaults(run=run)

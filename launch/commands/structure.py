@@ -12,7 +12,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from launch.commands import config_command, load, protein_structure
+from launch.commands import config_command, load, print_rejection, protein_structure
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "structure_molecule.yaml"
 RESULTS = Path(__file__).resolve().parents[2] / "benchmarks" / "RESULTS.md"
@@ -39,12 +39,13 @@ def _items(args: argparse.Namespace):
 
 
 def _encode(args: argparse.Namespace) -> int:
-    """JSON lines out: {"id", "where", "tokens", "codes"}; rejections on stderr, counted by reason."""
+    """JSON lines out: {"id", "where", "tokens", "codes"}; each rejection on stderr with its file,
+    record and reason, then the counts by reason."""
     from megatron_bio.structure.molecule.inventory import Tally, encoded_stream
 
     config = _load(args)
     tokenizer = config.tokenizer()
-    tally = Tally()
+    tally = Tally(on_rejection=print_rejection)
     out = open(args.out, "w", encoding="utf-8") if args.out else sys.stdout
     with out:
         for record, encoded in encoded_stream(tokenizer, _items(args), tally, config.batch_size):

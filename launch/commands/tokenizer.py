@@ -8,7 +8,7 @@ import os
 import sys
 from pathlib import Path
 
-from launch.commands import add_config_options, load
+from launch.commands import add_config_options, existing_path, load
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "tokenizer.yaml"
 
@@ -101,7 +101,7 @@ def register(stages: argparse._SubParsersAction) -> None:
     ):
         command = commands.add_parser(name, help=help_text)
         _config_args(command)
-        command.add_argument("--dir", help="a built tokenizer directory (instead of --config)")
+        command.add_argument("--dir", type=existing_path, help="a built tokenizer directory (instead of --config)")
         command.set_defaults(run=run)
 
     inventory = commands.add_parser("selfies-inventory", help="count SELFIES symbols over real corpora")

@@ -17,6 +17,7 @@ from typing import Optional
 
 from safetensors import safe_open
 
+from biomatrix_io.config import ConfigError
 from megatron_bio.model.config import ModelConfig
 from megatron_bio.model.distributed import initialize
 from megatron_bio.tokenizer.unified import padded_vocab_size
@@ -43,7 +44,7 @@ class SafetensorsDirectory:
             with safe_open(folder / "model.safetensors", "pt") as handle:
                 files = {key: "model.safetensors" for key in handle.keys()}
         else:
-            raise FileNotFoundError(f"{folder}: no model.safetensors or model.safetensors.index.json "
+            raise ConfigError(f"{folder}: no model.safetensors or model.safetensors.index.json "
                                     "(only safetensors weights are read)")
         self.folder, self.files = folder, files
 
@@ -66,12 +67,12 @@ def read_hf_config(folder: Path):
 
     path = Path(folder) / "config.json"
     if not path.exists():
-        raise FileNotFoundError(f"{folder}: no config.json")
+        raise ConfigError(f"{folder}: no config.json")
     raw = json.loads(path.read_text())
     architectures = raw.get("architectures") or []
     if raw.get("model_type") != MODEL_TYPE or not set(architectures) & set(ARCHITECTURES):
-        raise ValueError(f"{folder}: model_type {raw.get('model_type')!r}, architectures {architectures}: only "
-                         f"{MODEL_TYPE} ({', '.join(ARCHITECTURES)}) converts")
+        raise ConfigError(f"{folder}: model_type {raw.get('model_type')!r}, architectures {architectures}: only "
+                          f"{MODEL_TYPE} ({', '.join(ARCHITECTURES)}) converts")
     return AutoConfig.from_pretrained(folder)
 
 
@@ -85,7 +86,7 @@ def check_keys(present: set[str], mappings: list[Mapping], tied: bool) -> None:
     if present - allowed:
         problems.append(f"unknown {sorted(present - allowed)[:8]}")
     if problems:
-        raise ValueError("the weights do not match the Qwen3 config: " + "; ".join(problems))
+        raise ConfigError("the weights do not match the Qwen3 config: " + "; ".join(problems))
 
 
 def hf_to_megatron(hf_dir: str, out: str, dtype: Optional[str] = None, tokenizer: Optional[TokenizerConfig] = None,
@@ -96,14 +97,14 @@ def hf_to_megatron(hf_dir: str, out: str, dtype: Optional[str] = None, tokenizer
     started = time.perf_counter()
     hf_dir, out = Path(hf_dir), Path(out)
     if out.exists() and any(out.iterdir()):
-        raise FileExistsError(f"{out} is not empty")
+        raise ConfigError(f"{out} is not empty")
     hf_config = read_hf_config(hf_dir)
     model = ModelConfig.from_hf_config(hf_config)
     weights = SafetensorsDirectory(hf_dir)
     grown = tokenizer.build() if tokenizer else None
     if grown is not None and hf_config.vocab_size < grown.base_vocab_size:
-        raise ValueError(f"the tokenizer extends a {grown.base_vocab_size}-token base, but {hf_dir} has "
-                         f"{hf_config.vocab_size} vocabulary rows: not that base model")
+        raise ConfigError(f"the tokenizer extends a {grown.base_vocab_size}-token base, but {hf_dir} has "
+                          f"{hf_config.vocab_size} vocabulary rows: not that base model")
     mappings = expand(model, VocabularyGrowth(grown, seed, vocabulary_init) if grown is not None else None)
     check_keys(weights.keys(), mappings, model.tie_embeddings)
     vocab_size = grown.vocab_size if grown is not None else hf_config.vocab_size

@@ -17,7 +17,7 @@ from typing import Optional
 import torch
 
 from biomatrix_io.checkpoints import resolve
-from biomatrix_io.config import from_dict
+from biomatrix_io.config import ConfigError, from_dict
 from megatron_bio.model.config import ModelConfig
 from megatron_bio.model.distributed import initialize
 from megatron_bio.tokenizer.hf_export import write_hf_tokenizer_dir
@@ -78,7 +78,7 @@ def read_checkpoint(path: str) -> tuple[Path, dict, ModelConfig, dict]:
     common = dist_checkpointing.load_common_state_dict(str(folder))
     model_entry = (common.get("config") or {}).get("model")
     if model_entry is None or "vocab_size" not in common:
-        raise ValueError(f"{folder}: no model config / vocab_size entries: not a checkpoint written by this stack")
+        raise ConfigError(f"{folder}: no model config / vocab_size entries: not a checkpoint written by this stack")
     model = from_dict(ModelConfig, model_entry, "checkpoint config.model")
     saved = dist_checkpointing.load_tensors_metadata(str(folder))
     expected = {"decoder.layers.self_attention.linear_qkv.weight":
@@ -88,8 +88,8 @@ def read_checkpoint(path: str) -> tuple[Path, dict, ModelConfig, dict]:
     for key, shape in expected.items():
         found = tuple(saved[key].global_shape) if key in saved else None
         if found != shape:
-            raise ValueError(f"{folder}: {key} is {found}, a Qwen3 model of the recorded config has {shape}: "
-                             "a checkpoint of another architecture")
+            raise ConfigError(f"{folder}: {key} is {found}, a Qwen3 model of the recorded config has {shape}: "
+                              "a checkpoint of another architecture")
     return folder, common, model, saved
 
 
@@ -102,15 +102,15 @@ def megatron_to_hf(path: str, out: str, dtype: str = "bf16", tokenizer: Optional
     started = time.perf_counter()
     out = Path(out)
     if out.exists() and any(out.iterdir()):
-        raise FileExistsError(f"{out} is not empty")
+        raise ConfigError(f"{out} is not empty")
     folder, common, model, saved = read_checkpoint(path)
     vocab_size = common["vocab_size"]
     recorded = (common["config"] or {}).get("tokenizer")
     tokenizer = tokenizer or (from_dict(TokenizerConfig, recorded, "checkpoint config.tokenizer") if recorded else None)
     built = tokenizer.build() if tokenizer else None
     if built is not None and built.vocab_size != vocab_size:
-        raise ValueError(f"the tokenizer has {built.vocab_size} tokens, the checkpoint's vocabulary {vocab_size}: "
-                         "not the tokenizer this model was trained with")
+        raise ConfigError(f"the tokenizer has {built.vocab_size} tokens, the checkpoint's vocabulary {vocab_size}: "
+                          "not the tokenizer this model was trained with")
     rows = saved[EMBEDDING].global_shape[0]
     initialize()
     megatron = bare_model(model, rows, saved[EMBEDDING].dtype)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import torch
 
+from biomatrix_io.config import ConfigError
 from megatron_bio.model.distributed import initialize
 from megatron_bio.tokenizer.unified import padded_vocab_size
 
@@ -24,9 +25,9 @@ def compare_logits(hf_dir: str, checkpoint: str, tokens: int = 32, seed: int = 0
     vocab_size = common["vocab_size"]
     hf = AutoModelForCausalLM.from_pretrained(hf_dir, dtype=torch.float32)
     if hf.config.vocab_size != vocab_size:
-        raise ValueError(f"{checkpoint} has a {vocab_size}-token vocabulary, {hf_dir} {hf.config.vocab_size}: verify "
-                         "compares a checkpoint with the HF model it holds (convert without --extend-vocabulary, or "
-                         "the export of the checkpoint)")
+        raise ConfigError(f"{checkpoint} has a {vocab_size}-token vocabulary, {hf_dir} {hf.config.vocab_size}: verify "
+                          "compares a checkpoint with the HF model it holds (convert without --extend-vocabulary, or "
+                          "the export of the checkpoint)")
     megatron = bare_model(model, padded_vocab_size(vocab_size, tensor_parallel), torch.float32, tensor_parallel)
     loaded = dist_checkpointing.load({"model": megatron.sharded_state_dict()}, str(folder))
     megatron.load_state_dict(loaded["model"])

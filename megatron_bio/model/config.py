@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Optional
 
+from biomatrix_io.config import ConfigError
+
 # Megatron-side name -> Hugging Face Qwen3Config name.
 HF_CONFIG_NAMES: dict[str, str] = {
     "num_layers": "num_hidden_layers",
@@ -50,7 +52,8 @@ class ModelConfig:
 
     def __post_init__(self) -> None:
         if self.num_attention_heads % self.num_query_groups:
-            raise ValueError(f"{self.num_attention_heads} attention heads do not split into {self.num_query_groups} query groups")
+            raise ConfigError(f"{self.num_attention_heads} attention heads do not split into {self.num_query_groups} query groups",
+                              ["num_attention_heads", "num_query_groups"])
 
     # Hugging Face ---------------------------------------------------------------------------
     def hf_config(self, vocab_size: int = QWEN3_VOCAB_SIZE):
@@ -112,5 +115,6 @@ class ModelConfig:
             params_dtype=torch.bfloat16 if bf16 else torch.float32,
             pipeline_dtype=torch.bfloat16 if bf16 else torch.float32,
             use_cpu_initialization=not torch.cuda.is_available(),
+            cuda_graph_scope=[],  # the whole layer, said the current way (the default "full" warns)
             **extra,
         )

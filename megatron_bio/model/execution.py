@@ -14,6 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal, Optional
 
+from biomatrix_io.config import ConfigError
+
 from .config import ModelConfig
 from .gpt import transformer_engine_available
 
@@ -50,17 +52,20 @@ def transformer_config(model: ModelConfig, parallel: ParallelConfig, precision: 
                                     bf16=precision.dtype == "bf16", **fp8)
 
 
-def layout_problems(model: ModelConfig, parallel: ParallelConfig) -> list[str]:
-    """What no machine could run of this layout, one reason each."""
+def layout_problems(model: ModelConfig, parallel: ParallelConfig) -> list[tuple[str, tuple[str, ...]]]:
+    """What no machine could run of this layout: one (reason, keys at fault) each."""
     problems = []
     if parallel.sequence_parallel and parallel.tensor == 1:
-        problems.append("parallel.sequence_parallel splits along the tensor-parallel group: it needs parallel.tensor > 1")
+        problems.append(("parallel.sequence_parallel splits along the tensor-parallel group: it needs parallel.tensor > 1",
+                         ("parallel.sequence_parallel", "parallel.tensor")))
     if model.num_query_groups % parallel.tensor:
-        problems.append(f"{model.num_query_groups} query groups do not split over tensor parallel size {parallel.tensor}")
+        problems.append((f"{model.num_query_groups} query groups do not split over tensor parallel size {parallel.tensor}",
+                         ("model.num_query_groups", "parallel.tensor")))
     layers_per_chunk = parallel.pipeline * (parallel.virtual_pipeline or 1)
     if model.num_layers % layers_per_chunk:
-        problems.append(f"{model.num_layers} layers do not split into {parallel.pipeline} pipeline stages x "
-                        f"{parallel.virtual_pipeline or 1} virtual stages")
+        problems.append((f"{model.num_layers} layers do not split into {parallel.pipeline} pipeline stages x "
+                         f"{parallel.virtual_pipeline or 1} virtual stages",
+                         ("model.num_layers", "parallel.pipeline", "parallel.virtual_pipeline")))
     return problems
 
 
@@ -84,11 +89,12 @@ def check_layout(model: ModelConfig, parallel: ParallelConfig) -> None:
     """Refuse, when the config is read, a layout no machine could run."""
     problems = layout_problems(model, parallel)
     if problems:
-        raise ValueError("this recipe cannot run: " + "; ".join(problems))
+        raise ConfigError("this recipe cannot run: " + "; ".join(reason for reason, _ in problems),
+                          [key for _, keys in problems for key in keys])
 
 
 def check_backend(parallel: ParallelConfig, precision: PrecisionConfig) -> None:
     """Refuse, at a job's start, what this machine's backend cannot run."""
     problems = backend_problems(parallel, precision, transformer_engine_available())
     if problems:
-        raise ValueError("this recipe cannot run here: " + "; ".join(problems))
+        raise ConfigError("this recipe cannot run here: " + "; ".join(problems))

@@ -22,6 +22,15 @@ def transformer_engine_available() -> bool:
     return True
 
 
+def backend() -> dict:
+    """What this process computes with, said once in a job's first log line (megatron-core's own
+    fallback warnings are silenced in `megatron_bio/__init__.py`)."""
+    import torch
+
+    return {"layers": "transformer_engine" if transformer_engine_available() else "local (megatron-core, torch norms and optimizers)",
+            "device": "cuda" if torch.cuda.is_available() else "cpu", "torch_threads": torch.get_num_threads()}
+
+
 def layer_spec(use_transformer_engine: Optional[bool] = None):
     """The decoder layer spec: TE when available (or asked), local otherwise."""
     from megatron.core.models.gpt import gpt_layer_specs

@@ -8,6 +8,11 @@ tensors, so a load may use another TP/PP/DP layout), the LR/WD scheduler, the RN
 iteration, the consumed samples and the run's config. The RNG states are per (pipeline, tensor)
 rank; a load under another layout reseeds instead (Qwen3 has no dropout, so training does not
 draw from them).
+
+A load restores state, not settings: the LR/WD schedule and the optimizer's hyperparameters are
+the running config's (megatron-core's `override_opt_param_scheduler`, plus the optimizer's param
+groups, which would otherwise bring the checkpoint's peak LR, betas and eps back). Whether a
+resume may differ from its checkpoint in them is decided before the load (`training.resume`).
 """
 
 from __future__ import annotations
@@ -16,13 +21,14 @@ import random
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Optional
+from typing import Literal, Optional
 
 import numpy as np
 import torch
 import torch.distributed as dist
 
 from biomatrix_io.checkpoints import TRACKER, iteration_dir, resolve
+from biomatrix_io.config import ConfigError
 from megatron_bio.model.vocabulary import Init, extend_rows
 
 FORMAT = "biomatrix-pretrain-1"
@@ -36,6 +42,9 @@ class CheckpointSettings:
     vocabulary_init: Init = "description"  # rows of added tokens under init_from
     optimizer_fully_reshardable: bool = True  # distributed optimizer state loadable at another TP/PP (gathered on save)
     exit_signals: list[str] = field(default_factory=lambda: ["SIGTERM", "SIGUSR1"])  # save, then exit cleanly
+    # A resume whose schedule/optimizer values differ from its checkpoint's (`training.resume.SCHEDULE_KEYS`):
+    # refuse (the default: a resume never changes a run silently) or apply the config's values, logged.
+    on_schedule_change: Literal["refuse", "apply"] = "refuse"
 
 
 def _content_metadata(distributed_optimizer: bool, fully_reshardable: bool) -> dict:
@@ -125,22 +134,34 @@ def save(root: Path, iteration: int, consumed_samples: int, model: list, optimiz
     return target
 
 
-def load(path: Path, model: list, optimizer, scheduler) -> dict:
-    """Restore everything a save holds into the built model/optimizer/scheduler; returns the
-    checkpoint's common entries (iteration, consumed_samples, config, layout, ...)."""
+def read_common(path: Path) -> dict:
+    """A training checkpoint's common entries (iteration, consumed_samples, config, layout, ...),
+    read without a process group: what a resume checks before it builds anything."""
     from megatron.core import dist_checkpointing
 
     common = dist_checkpointing.load_common_state_dict(str(path))
     if common.get("format") != FORMAT:
-        raise ValueError(f"{path}: not a training checkpoint of this stack (format {common.get('format')!r}); "
-                         "use checkpoint.init_from for model weights alone")
+        raise ConfigError(f"{path}: not a training checkpoint of this stack (format {common.get('format')!r}); "
+                          "use checkpoint.init_from for model weights alone")
+    return common
+
+
+def load(path: Path, model: list, optimizer, scheduler, common: Optional[dict] = None) -> dict:
+    """Restore the state a save holds into the built model/optimizer/scheduler (their settings stay
+    the built ones); returns the checkpoint's common entries (`common`, when already read)."""
+    from megatron.core import dist_checkpointing
+
+    common = common or read_common(path)
     metadata = dist_checkpointing.load_content_metadata(str(path)) or {}
     same_layout = {k: common["layout"][k] for k in ("tensor", "pipeline")} == {k: _layout()[k] for k in ("tensor", "pipeline")}
     state = _full_state(model, optimizer, metadata, loading=True, with_rng=same_layout)
     loaded = dist_checkpointing.load(state, str(path))
     for name, chunk in zip(_model_state(model, metadata), model):
         chunk.module.load_state_dict(loaded[name])
+    settings = [{k: v for k, v in group.items() if k != "params"} for group in optimizer.param_groups]
     optimizer.load_state_dict(loaded["optimizer"])
+    for group, built in zip(optimizer.param_groups, settings):
+        group.update(built)
     scheduler.load_state_dict(common["scheduler"])
     if same_layout:
         _set_rng_state(loaded["rng_state"])
@@ -161,7 +182,7 @@ def load_weights(path: str, model: list, tokenizer, init: str, seed: int) -> dic
     path = resolve(path)
     saved = dist_checkpointing.load_tensors_metadata(str(path))
     if VOCABULARY_KEYS[0] not in saved:
-        raise ValueError(f"{path}: no {VOCABULARY_KEYS[0]} in the checkpoint: not a GPT model checkpoint of this architecture")
+        raise ConfigError(f"{path}: no {VOCABULARY_KEYS[0]} in the checkpoint: not a GPT model checkpoint of this architecture")
     base_rows = saved[VOCABULARY_KEYS[0]].global_shape[0]
     grow = base_rows < tokenizer.vocab_size
     state = _model_state(model, {})

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
+from biomatrix_io.config import ConfigError
 from megatron_bio.model.config import ModelConfig
 from megatron_bio.model.execution import ParallelConfig, PrecisionConfig, check_layout, transformer_config
 from megatron_bio.tokenizer_config import TokenizerConfig
@@ -65,17 +66,18 @@ class PretrainConfig:
     validation: ValidationSettings = field(default_factory=ValidationSettings)
     checkpoint: CheckpointSettings = field(default_factory=CheckpointSettings)
     tracking: TrackingSettings = field(default_factory=TrackingSettings)
-    output: str = "out/pretrain"  # checkpoints/, mlflow.db, mlartifacts/, loss.png
+    output: str = "out/pretrain"  # checkpoints/, dataset_cache/, mlflow.db, mlartifacts/, loss.png
     seed: int = 1234
 
     def __post_init__(self) -> None:
         check_layout(self.model, self.parallel)
         s, c = self.schedule, self.checkpoint
         if not 0 <= s.warmup_steps < s.train_steps:
-            raise ValueError(f"schedule.warmup_steps ({s.warmup_steps}) must be below schedule.train_steps ({s.train_steps})")
+            raise ConfigError(f"schedule.warmup_steps ({s.warmup_steps}) must be below schedule.train_steps ({s.train_steps})",
+                              ["schedule.warmup_steps", "schedule.train_steps"])
         if c.load and c.init_from:
-            raise ValueError("checkpoint.load (resume a run's full state) and checkpoint.init_from (start from weights) "
-                             "exclude each other")
+            raise ConfigError("checkpoint.load (resume a run's full state) and checkpoint.init_from (start from weights) "
+                              "exclude each other", ["checkpoint.load", "checkpoint.init_from"])
 
     def transformer_config(self):
         return transformer_config(self.model, self.parallel, self.precision)
@@ -83,3 +85,7 @@ class PretrainConfig:
     @property
     def checkpoints(self) -> Path:
         return Path(self.output) / "checkpoints"
+
+    @property
+    def dataset_cache(self) -> Path:
+        return Path(self.data.cache) if self.data.cache else Path(self.output) / "dataset_cache"

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Optional
 
 from biomatrix_io.blend import read_blend
+from biomatrix_io.config import ConfigError
 from megatron_bio.tokenizer.megatron_adapter import MegatronTokenizerAdapter
 from megatron_bio.tokenizer.unified import BioMatrixTokenizer
 
@@ -27,13 +28,15 @@ class TrainDataConfig:
     reset_position_ids: bool = False  # positions restart at each document
     reset_attention_mask: bool = False  # no attention across documents packed in one sample
     eod_mask_loss: bool = False  # no loss on the prediction made at an EOD (it would guess the next document)
-    cache: Optional[str] = None  # where megatron-core keeps its sample indices (default: <shards>/cache)
+    # Where megatron-core keeps its sample indices (default: <output>/dataset_cache; the shards are only read).
+    # Rank 0 builds them and the other ranks read them: a folder every rank sees, as the checkpoints are.
+    cache: Optional[str] = None
 
 
 def _split_bounds(split: str) -> list[tuple[float, float]]:
     weights = [float(w) for w in split.split(",")]
     if len(weights) != 3 or any(w < 0 for w in weights) or not sum(weights):
-        raise ValueError(f"split {split!r}: give three non-negative shares, e.g. 98,2,0")
+        raise ConfigError(f"split {split!r}: give three non-negative shares, e.g. 98,2,0")
     total, start, bounds = sum(weights), 0.0, []
     for weight in weights:
         bounds.append((start, start + weight / total))
@@ -57,9 +60,10 @@ def split_problems(prefixes: list[str], split: str, samples: list[int]) -> list[
 
 
 def build_datasets(config: TrainDataConfig, tokenizer: BioMatrixTokenizer, sequence_length: int,
-                   samples: list[int]) -> list:
+                   samples: list[int], cache: Path) -> list:
     """(train, valid, test) GPT datasets blended by the build's weights; None where no samples are asked.
-    A torch.distributed process group must exist (megatron-core builds indices on rank 0)."""
+    A torch.distributed process group must exist (megatron-core builds indices on rank 0, into
+    `cache`; nothing is written into the shards folder)."""
     from megatron.core.datasets.blended_megatron_dataset_builder import BlendedMegatronDatasetBuilder
     from megatron.core.datasets.gpt_dataset import GPTDataset, GPTDatasetConfig
 
@@ -67,7 +71,7 @@ def build_datasets(config: TrainDataConfig, tokenizer: BioMatrixTokenizer, seque
     prefixes, weights = read_blend(shards)
     problems = split_problems(prefixes, config.split, samples)
     if problems:
-        raise ValueError("the blend cannot serve these splits: " + "; ".join(problems))
+        raise ConfigError("the blend cannot serve these splits: " + "; ".join(problems))
     gpt_config = GPTDatasetConfig(
         random_seed=config.seed,
         sequence_length=sequence_length,
@@ -77,7 +81,7 @@ def build_datasets(config: TrainDataConfig, tokenizer: BioMatrixTokenizer, seque
         reset_position_ids=config.reset_position_ids,
         reset_attention_mask=config.reset_attention_mask,
         eod_mask_loss=config.eod_mask_loss,
-        path_to_cache=config.cache or str(shards / "cache"),
+        path_to_cache=str(cache),
     )
     sizes = [n or 0 for n in samples]
     return BlendedMegatronDatasetBuilder(GPTDataset, sizes, lambda: True, gpt_config).build()

@@ -18,15 +18,17 @@ import torch
 import torch.distributed as dist
 
 from biomatrix_io import checkpoints
+from biomatrix_io.config import ConfigError
 from megatron_bio.model.distributed import initialize
 from megatron_bio.model.execution import check_backend
-from megatron_bio.model.gpt import build_gpt_model
+from megatron_bio.model.gpt import backend, build_gpt_model
 
 from . import checkpoint
 from .config import PretrainConfig
 from .data import build_datasets
 from .flops import peak_tflops, training_flops_per_token
 from .preemption import ExitSignals
+from .resume import schedule_changes
 from .tracking import Tracker, plot_losses
 
 
@@ -60,10 +62,12 @@ def build_optimizer(config: PretrainConfig, model: list):
         adam_beta2=o.adam_beta2, adam_eps=o.adam_eps, clip_grad=o.clip_grad, use_distributed_optimizer=o.distributed,
         bf16=config.precision.dtype == "bf16", params_dtype=torch.bfloat16 if config.precision.dtype == "bf16" else torch.float32,
     ), model)
+    # The config's schedule, never a checkpoint's: whether a resume may change it is `training.resume`'s call.
     scheduler = OptimizerParamScheduler(
         optimizer, init_lr=0.0, max_lr=o.lr, min_lr=o.min_lr, lr_warmup_steps=s.warmup_steps,
         lr_decay_steps=s.train_steps, lr_decay_style=s.decay_style, start_wd=o.weight_decay,
         end_wd=o.weight_decay, wd_incr_steps=s.train_steps, wd_incr_style="constant",
+        use_checkpoint_opt_param_scheduler=False, override_opt_param_scheduler=True,
     )
     return optimizer, scheduler
 
@@ -103,8 +107,8 @@ def check_batches(config: PretrainConfig) -> int:
     s = config.schedule
     ranks = parallel_state.get_data_parallel_world_size()
     if s.global_batch % (s.micro_batch * ranks):
-        raise ValueError(f"global batch {s.global_batch} is not a multiple of micro batch {s.micro_batch} x "
-                         f"{ranks} data-parallel ranks")
+        raise ConfigError(f"schedule.global_batch {s.global_batch} is not a multiple of schedule.micro_batch "
+                          f"{s.micro_batch} x {ranks} data-parallel ranks")
     return s.global_batch // (s.micro_batch * ranks)
 
 
@@ -156,18 +160,28 @@ def _evaluate(model, dataset, config: PretrainConfig, num_microbatches: int) -> 
     return None if losses[0] is None else sum(losses) / len(losses)
 
 
-def _restore(config: PretrainConfig, model, optimizer, scheduler, tokenizer) -> dict:
-    """Where this run starts: its own latest checkpoint (a resumed or requeued job), else
-    checkpoint.load (full state), else checkpoint.init_from (weights), else the seed's init."""
-    own = checkpoints.latest_iteration(config.checkpoints)
-    source = config.checkpoints if own is not None else config.checkpoint.load
-    if source:
-        path = checkpoints.resolve(source)
-        common = checkpoint.load(path, model, optimizer, scheduler)
-        return {"event": "resumed", "path": str(path), "iteration": common["iteration"],
+def _resume_point(config: PretrainConfig, settings: dict) -> Optional[dict]:
+    """The checkpoint this run continues, read and checked before anything is built: its own latest
+    (a resumed or requeued job), else checkpoint.load (full state); None for a fresh start."""
+    own = checkpoints.latest_iteration(config.checkpoints) is not None
+    source = config.checkpoints if own else config.checkpoint.load
+    if not source:
+        return None
+    path = checkpoints.resolve(source)
+    common = checkpoint.read_common(path)
+    return {"path": path, "own": own, "common": common,
+            "changes": schedule_changes(common["config"], settings, config.checkpoint.on_schedule_change, path)}
+
+
+def _restore(config: PretrainConfig, point: Optional[dict], model, optimizer, scheduler, tokenizer) -> dict:
+    """Where this run starts: the resume point's checkpoint, else checkpoint.init_from (weights),
+    else the seed's init."""
+    if point:
+        common = checkpoint.load(point["path"], model, optimizer, scheduler, point["common"])
+        return {"event": "resumed", "path": str(point["path"]), "iteration": common["iteration"],
                 "consumed_samples": common["consumed_samples"],
                 # The same mlflow run only when this run continues itself (another run's checkpoint starts a new one).
-                "mlflow_run_id": common.get("mlflow_run_id") if own is not None else None,
+                "mlflow_run_id": common.get("mlflow_run_id") if point["own"] else None,
                 "saved_layout": common["layout"]}
     if config.checkpoint.init_from:
         done = checkpoint.load_weights(config.checkpoint.init_from, model, tokenizer, config.checkpoint.vocabulary_init,
@@ -197,29 +211,38 @@ def train(config: PretrainConfig, log: Callable[[dict], None] = lambda record: p
     from megatron.core.timers import Timers
 
     check_backend(config.parallel, config.precision)
+    settings = dataclasses.asdict(config)
+    point = _resume_point(config, settings)
     p = config.parallel
     initialize(p.tensor, p.pipeline, p.virtual_pipeline, p.context, config.seed)
+    num_microbatches = check_batches(config)
     signals = ExitSignals(config.checkpoint.exit_signals)
     tokenizer = config.tokenizer.build()
     padded_vocab = tokenizer.padded_vocab_size(config.parallel.tensor)
     model, _ = build_model(config, padded_vocab)
     optimizer, scheduler = build_optimizer(config, model)
-    num_microbatches = check_batches(config)
     s, v = config.schedule, config.validation
-    start = _restore(config, model, optimizer, scheduler, tokenizer)
+    start = _restore(config, point, model, optimizer, scheduler, tokenizer)
     iteration, consumed = start["iteration"], start["consumed_samples"]
+    # The samples this run reads up to its last step: train_steps x global_batch, unless a resume changed the batch.
+    last_sample = consumed + max(s.train_steps - iteration, 0) * s.global_batch
     train_set, valid_set, _ = build_datasets(config.data, tokenizer, config.sequence_length,
-                                             [s.train_steps * s.global_batch, v.steps * s.global_batch if v.every else 0, 0])
+                                             [last_sample, v.steps * s.global_batch if v.every else 0, 0],
+                                             config.dataset_cache)
     logger = _logging_rank()
     tracker = Tracker(config.tracking, Path(config.output), start.get("mlflow_run_id")) \
         if logger and config.tracking.enabled else None
     run_id = _shared_run_id(tracker.run_id if tracker else None)
-    settings = dataclasses.asdict(config)
     if tracker:
         tracker.log_config(settings)
         tracker.log_shards(Path(config.data.shards))
+        if point:
+            tracker.mark_resume(iteration)
     if logger:
-        log({**{k: val for k, val in start.items() if k != "mlflow_run_id"}, "mlflow_run_id": run_id})
+        log({**{k: val for k, val in start.items() if k != "mlflow_run_id"}, "mlflow_run_id": run_id, **backend()})
+        if point and point["changes"]:
+            log({"event": "schedule_changed", "applied": point["changes"],
+                 "by": f"checkpoint.on_schedule_change={config.checkpoint.on_schedule_change}"})
 
     def save() -> Path:
         timers("save", log_level=0).start()
@@ -274,16 +297,28 @@ def train(config: PretrainConfig, log: Callable[[dict], None] = lambda record: p
         save()
     if stopped and logger:
         log({"event": "exit_signal", "signal": signals.received or "on another rank", "iteration": iteration})
+    status = "KILLED" if stopped else "FINISHED"
+    plot = None
     if tracker:
         curves = {"train": tracker.history("loss"), "validation": tracker.history("val_loss")}
-        tracker.log_file(plot_losses(curves, Path(config.output) / "loss.png"))
-        tracker.finish("KILLED" if stopped else "FINISHED")
+        plot = plot_losses(curves, Path(config.output) / "loss.png", f"{tracker.run_name} · mlflow run {run_id}",
+                           tracker.resumes())
+        tracker.log_file(plot)
+        tracker.finish(status)
+    if logger:
+        latest = checkpoints.latest_iteration(config.checkpoints)
+        log({"event": "done", "status": status, "iteration": iteration,
+             "checkpoint": str(checkpoints.iteration_dir(config.checkpoints, latest).resolve()) if latest is not None else None,
+             "loss_plot": str(plot.resolve()) if plot else None,
+             "mlflow_uri": tracker.uri if tracker else None, "mlflow_run_id": run_id})
     return losses
 
 
 def main(config: PretrainConfig) -> Optional[list[float]]:
+    """`train`, then the process group it made is destroyed (one a caller made is left to it)."""
+    own_group = not dist.is_initialized()
     try:
         return train(config)
     finally:
-        if dist.is_initialized():
+        if own_group and dist.is_initialized():
             dist.destroy_process_group()

@@ -10,13 +10,15 @@ from typing import Optional
 import torch
 import torch.distributed as dist
 
+from biomatrix_io.config import ConfigError
+
 
 class ExitSignals:
     def __init__(self, names: list[str]):
         self.received: Optional[str] = None
         for name in names:
             if not hasattr(signal, name):
-                raise ValueError(f"checkpoint.exit_signals: {name!r} is not a signal name (e.g. SIGTERM, SIGUSR1)")
+                raise ConfigError(f"checkpoint.exit_signals: {name!r} is not a signal name (e.g. SIGTERM, SIGUSR1)")
             signal.signal(getattr(signal, name), self._record)
 
     def _record(self, number: int, frame) -> None:

@@ -1,6 +1,8 @@
 """Experiment tracking with mlflow, from the logging rank only: the full config as params, per-step
 metrics (step = iteration, so a resumed run continues the same curves), the data build's blend and
-manifests and the loss plot as artifacts.
+manifests and the loss plot as artifacts. Each attempt that started from a checkpoint logs the
+metric `resumed_at` (value and step: the iteration it started at), so the plot drawn at the end of
+any later attempt marks every resume of the run.
 
 The default store is local: `sqlite:///<output>/mlflow.db` with artifacts in `<output>/mlartifacts`
 (mlflow 3 keeps the plain-folder store in maintenance mode and refuses it by default). Any tracking
@@ -13,9 +15,10 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 SHARD_ARTIFACTS = ("blend.txt", "blend.yaml", "build.json", "*/*.manifest.json")
+RESUMED_AT = "resumed_at"
 
 
 @dataclass
@@ -56,6 +59,7 @@ class Tracker:
         else:
             self.client.update_run(run_id, status="RUNNING")
         self.run_id = run_id
+        self.run_name = self.client.get_run(run_id).info.run_name
         self.uri = uri
 
     def _exists(self, run_id: str) -> bool:
@@ -100,27 +104,42 @@ class Tracker:
         last = {m.step: m.value for m in sorted(self.client.get_metric_history(self.run_id, key), key=lambda m: m.timestamp)}
         return sorted(last.items())
 
+    def mark_resume(self, iteration: int) -> None:
+        self.log_metrics({RESUMED_AT: iteration}, iteration)
+
+    def resumes(self) -> list[int]:
+        """The iterations at which attempts of this run started from a checkpoint."""
+        return [step for step, _ in self.history(RESUMED_AT)]
+
     def finish(self, status: str = "FINISHED") -> None:
         self.client.set_terminated(self.run_id, status)
 
 
-def plot_losses(curves: dict[str, list[tuple[int, float]]], path: Path) -> Path:
-    """The loss curves (train, validation) as a PNG."""
-    import matplotlib
+def loss_figure(curves: dict[str, list[tuple[int, float]]], title: str, resumes: Sequence[int] = ()):
+    """The loss curves (train, validation) under `title`, a dashed vertical line labelled at each
+    resume; a matplotlib Figure, outside pyplot (nothing global to close)."""
+    from matplotlib.figure import Figure
 
-    matplotlib.use("Agg")
-    from matplotlib import pyplot
-
-    figure, axes = pyplot.subplots(figsize=(6, 4), dpi=100)
+    figure = Figure(figsize=(6, 4), dpi=100)
+    axes = figure.add_subplot()
     for label, points in curves.items():
         if points:
             steps, values = zip(*points)
             axes.plot(steps, values, marker="o" if len(points) < 30 else None, markersize=3, label=label)
+    for number, step in enumerate(resumes):
+        axes.axvline(step, color="gray", linestyle="--", linewidth=1, label="resumed" if number == 0 else None)
+        axes.text(step, 0.98, f" resumed at {step}", transform=axes.get_xaxis_transform(), rotation=90,
+                  va="top", ha="right", fontsize=7, color="gray")
+    axes.set_title(title, fontsize=9)
     axes.set_xlabel("step")
     axes.set_ylabel("loss (nats/token)")
     axes.grid(alpha=0.3)
     axes.legend()
     figure.tight_layout()
-    figure.savefig(path)
-    pyplot.close(figure)
+    return figure
+
+
+def plot_losses(curves: dict[str, list[tuple[int, float]]], path: Path, title: str, resumes: Sequence[int] = ()) -> Path:
+    """`loss_figure` as a PNG at `path`."""
+    loss_figure(curves, title, resumes).savefig(path)
     return path

@@ -31,13 +31,13 @@ from megatron_bio.tokenizer.unified import parse_molecule_3d
 SMALL_LIMIT = 40
 
 
-def _config_dict(out: Path, small: bool) -> dict:
+def _small_config(out: Path) -> dict:
+    """The demo config with every source cut to SMALL_LIMIT records."""
     data = yaml.safe_load(DEFAULT_CONFIG.read_text())
     data["out"] = str(out)
-    if small:
-        data["records_per_unit"] = 15
-        for source in data["sources"].values():
-            source["limit"] = min(source.get("limit") or SMALL_LIMIT, SMALL_LIMIT)
+    data["records_per_unit"] = 15
+    for source in data["sources"].values():
+        source["limit"] = min(source.get("limit") or SMALL_LIMIT, SMALL_LIMIT)
     return data
 
 
@@ -48,15 +48,13 @@ def _files(root: Path) -> dict[str, bytes]:
 
 
 @pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    config = from_dict(DataConfig, _config_dict(tmp_path_factory.mktemp("demo"), small=False))
-    summary = build(config, workers=2, progress=False)
-    return config, summary, Path(config.out) / "shards"
+def demo(demo_build):
+    return demo_build
 
 
 @pytest.fixture(scope="module")
 def small_one_worker(tmp_path_factory):
-    config = from_dict(DataConfig, _config_dict(tmp_path_factory.mktemp("small1"), small=True))
+    config = from_dict(DataConfig, _small_config(tmp_path_factory.mktemp("small1")))
     build(config, workers=1, progress=False)
     return Path(config.out)
 
@@ -168,7 +166,7 @@ def test_sampled_documents_decode_to_valid_segments(demo):
 
 
 def test_worker_count_does_not_change_a_byte(small_one_worker, tmp_path):
-    config = from_dict(DataConfig, _config_dict(tmp_path / "two", small=True))
+    config = from_dict(DataConfig, _small_config(tmp_path / "two"))
     build(config, workers=2, progress=False)
     one, two = _files(small_one_worker), _files(Path(config.out))
     assert one.keys() == two.keys() and len(one) > 10
@@ -178,7 +176,7 @@ def test_worker_count_does_not_change_a_byte(small_one_worker, tmp_path):
 def test_killed_build_resumes_to_identical_shards(small_one_worker, tmp_path):
     out = tmp_path / "killed"
     config_path = tmp_path / "small.yaml"
-    config_path.write_text(yaml.safe_dump(_config_dict(out, small=True)))
+    config_path.write_text(yaml.safe_dump(_small_config(out)))
     command = [sys.executable, "-m", "launch.cli", "data", "build", "--config", str(config_path), "--quiet", "--workers", "2"]
     process = subprocess.Popen(command, start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     stage2 = out / "work" / "stage2"

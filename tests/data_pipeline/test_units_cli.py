@@ -14,7 +14,7 @@ import yaml
 from data_pipeline.build import build, merge, run_unit
 from data_pipeline.config import DataConfig
 from data_pipeline.units import plan, units_of
-from biomatrix_io.config import from_dict
+from biomatrix_io.config import ConfigError, from_dict
 
 BIOMATRIX = str(Path(sys.executable).with_name("biomatrix"))
 
@@ -49,13 +49,15 @@ def test_units_run_alone_then_merged_equal_the_local_build(tmp_path):
     config_path.write_text(yaml.safe_dump(_config(tmp_path / "alone")))
     units = units_of(plan(alone, tmp_path / "alone" / "work"))
     assert len(units) >= 4 and {u.source for u in units} == {"chebi", "pubmed", "swissprot"}
-    with pytest.raises(RuntimeError, match="has not finished stage 'normalize'"):
+    with pytest.raises(ConfigError, match="has not finished stage 'normalize'"):
         run_unit(alone, "compose", units[0].id)  # an array task started before its dependency
     environment = dict(os.environ, SLURM_ARRAY_TASK_ID="0")
     done = subprocess.run([BIOMATRIX, "data", "run-unit", "--config", str(config_path), "--stage", "normalize"],
                           env=environment, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["unit"] == units[0].id
+    stage1 = tmp_path / "alone" / "work" / "stage1"
+    assert done.stderr.splitlines()[-1] == f"unit {units[0].id} (normalize): wrote {stage1 / units[0].id}.tar, {stage1 / units[0].id}.done.json"
     for stage in ("normalize", "compose"):
         for unit in units:
             run_unit(alone, stage, unit.id)

@@ -1,7 +1,9 @@
 """Every stage as a real Slurm job on the local cluster: the sharding arrays give the local
 executor's bytes; a 2-task srun job trains at TP=2; a job preempted mid-run checkpoints, requeues
 itself, resumes and ends on the uninterrupted run's loss; the pipeline takes raw data to an HF
-directory transformers loads, and a failing stage cancels its dependents."""
+directory transformers loads, and a failing stage cancels its dependents. Rendered scripts (no
+cluster needed): every Python call is an srun step in the container; a dry run shows each script
+and the afterok chain, and writes nothing."""
 
 import json
 import re
@@ -13,7 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from slurm.environment import torch_distributed_env
+from slurm.environment import first_host, torch_distributed_env
 
 ROOT = Path(__file__).resolve().parents[2]
 TERMINAL = {"COMPLETED", "FAILED", "CANCELLED", "TIMEOUT", "NODE_FAIL", "OUT_OF_MEMORY", "BOOT_FAIL", "DEADLINE"}
@@ -25,11 +27,15 @@ SOURCES = {
 STEPS = 12
 
 
-def _biomatrix(*arguments: str) -> dict:
+def _run_biomatrix(*arguments: str) -> subprocess.CompletedProcess:
     done = subprocess.run([sys.executable, "-m", "launch.cli", *arguments], capture_output=True, text=True, cwd=ROOT,
                           timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    return done
+
+
+def _biomatrix(*arguments: str) -> dict:
+    return json.loads(_run_biomatrix(*arguments).stdout.strip().splitlines()[-1])
 
 
 def _job(job_id: str) -> dict:
@@ -58,7 +64,7 @@ def _losses(log: str) -> dict[int, float]:
 
 
 @pytest.fixture(scope="module")
-def workspace(tmp_path_factory, cluster):
+def workspace(tmp_path_factory):
     root = tmp_path_factory.mktemp("slurm")
     data = root / "data.yaml"
     data.write_text(yaml.safe_dump({"out": str(root / "local"), "records_per_unit": 200, "sources": SOURCES}))
@@ -77,27 +83,89 @@ def test_slurm_variables_become_torch_distributed_ones(cluster):
                                        "SLURM_PROCID": "9", "SLURM_LOCALID": "1", "SLURM_NTASKS": "16"})
     assert variables == {"MASTER_ADDR": "gpu07", "MASTER_PORT": str(15000 + 123456 % 20000), "RANK": "9",
                          "LOCAL_RANK": "1", "WORLD_SIZE": "16"}
+    # the first host as Slurm's own expansion gives it (the tasks, in a container, have no scontrol)
+    for nodelist in ("gpu[07-08]", "node[01-04],gpu7", "gpu7,node[01-04]", "rack[2-3]-n[08-09,11]", "x[000-002]",
+                     "n[5,3]", "login-1", "a[1],b[2-3]"):
+        expanded = subprocess.run(["scontrol", "show", "hostnames", nodelist], capture_output=True, text=True,
+                                  check=True).stdout.split()
+        assert first_host(nodelist) == expanded[0], nodelist
 
 
-def test_rendered_scripts_carry_the_cluster_settings(cluster):
-    done = subprocess.run([sys.executable, "-m", "launch.cli", "slurm", "submit", "pretrain", "--dry-run", "--config",
-                           str(ROOT / "launch/configs/slurm/h100.yaml"), "--set", "pretrain.launcher=torchrun"],
-                          capture_output=True, text=True, cwd=ROOT, timeout=120)
-    assert done.returncode == 0, done.stderr[-2000:]
-    script = done.stdout
+PYTHON = "/opt/venv/bin/python3"  # the container's interpreter: a word no other part of a script holds
+CONTAINER = ("--container-image=nvcr.io/nvidia/pytorch:25.09-py3 --container-mounts=/lustre:/lustre "
+             "--container-workdir=/lustre/biomatrix/megatron-bio")  # h100.yaml's
+
+
+def _rendered(root: Path, data: Path, *overrides: str) -> list:
+    from biomatrix_io.config import load_config
+    from slurm import jobs
+
+    config = load_config(jobs.SlurmConfig, ROOT / "launch/configs/slurm/h100.yaml",
+                         [f"cluster.folder={root / 'rendered'}", f"cluster.python={PYTHON}", f"shard.config={data}",
+                          f"shard.overrides=[out={root / 'rendered'}]", *overrides])
+    return [*jobs.shard_scripts(config), jobs.pretrain_script(config), jobs.convert_script(config)]
+
+
+def test_rendered_scripts_carry_the_cluster_settings_and_run_python_only_in_the_container(workspace):
+    root, data = workspace
+    scripts = {f"{s.name} ({launcher})": s.text for launcher in ("srun", "torchrun")
+               for s in _rendered(root, data, f"pretrain.launcher={launcher}")}
+    step = re.compile(rf"srun(?: --[\w-]+=\S+)* {re.escape(CONTAINER)} {re.escape(PYTHON)} -m "
+                      r"(launch\.cli|slurm\.environment|torch\.distributed\.run(?: --\S+)* -m launch\.cli)\b")
+    calls = {}
+    for name, text in scripts.items():
+        commands = [line for line in text.splitlines() if not line.startswith("#")]
+        calls[name] = [module.split()[0] for line in commands for module in step.findall(line)]
+        outside = [line for line in commands if re.search(r"python|-m [\w.]+", step.sub("", line))]
+        assert not outside, (name, outside)
+    one = ["launch.cli"]
+    assert calls == {**{f"biomatrix-{stage} ({launcher})": one for stage in ("normalize", "compose", "merge", "convert")
+                        for launcher in ("srun", "torchrun")},
+                     "biomatrix-pretrain (srun)": ["launch.cli", "launch.cli"],  # the progress check, the trainers
+                     "biomatrix-pretrain (torchrun)": ["launch.cli", "slurm.environment", "torch.distributed.run"]}
     for line in ("#SBATCH --nodes=4", "#SBATCH --gpus-per-node=8", "#SBATCH --ntasks-per-node=1", "#SBATCH --partition=gpu",
                  "#SBATCH --account=my-account", "#SBATCH --qos=normal", "#SBATCH --signal=TERM@600", "#SBATCH --requeue",
-                 "#SBATCH --exclusive", "--container-image=nvcr.io/nvidia/pytorch:25.09-py3", "--nproc_per_node=8",
-                 "export CUDA_DEVICE_MAX_CONNECTIONS=1", "scontrol requeue"):
-        assert line in script, line
+                 "#SBATCH --exclusive", "--nproc_per_node=8", "export CUDA_DEVICE_MAX_CONNECTIONS=1", "scontrol requeue"):
+        assert line in scripts["biomatrix-pretrain (torchrun)"], line
+
+
+def test_a_dry_run_shows_each_script_and_the_afterok_chain_and_writes_nothing(workspace, capsys):
+    from launch.cli import main
+
+    root, data = workspace
+    folder = root / "dry-run"
+    settings = ["--config", str(ROOT / "launch/configs/slurm/local.yaml"), "--set", f"cluster.folder={folder}",
+                "--set", f"shard.config={data}", "--set", f"shard.overrides=[out={root / 'rendered'}]"]
+    assert main(["slurm", "pipeline", "--dry-run", *settings]) == 0
+    out = capsys.readouterr().out
+    header = r"^#### (\S+)( \[array 0-\d+\])?(?: \(after: (\S+)\))? -> would be written to (\S+)$"
+    headers = re.findall(header, out, re.M)
+    names = ["biomatrix-normalize", "biomatrix-compose", "biomatrix-merge", "biomatrix-pretrain", "biomatrix-convert"]
+    assert [(h[0], bool(h[1]), h[2], h[3]) for h in headers] == [
+        (name, name in names[:2], after, str(folder / "scripts" / f"{name}-<time>.sbatch"))
+        for name, after in zip(names, ["", *names])]
+    arrays = [h[0] + h[1] for h in headers]
+    assert out.count("#!/bin/bash") == 5 and "scontrol requeue" in out
+    assert out.splitlines()[-2].startswith("#### dependency graph") and "afterok" in out.splitlines()[-2]
+    assert out.splitlines()[-1] == " -> ".join(arrays)
+    assert not folder.exists()  # neither scripts nor logs: nothing was submitted
+    assert main(["slurm", "submit", "convert", "--after", "4242", "--dry-run", *settings]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("#### biomatrix-convert (after: job 4242) -> would be written to ")
+    assert out.splitlines()[-1] == "job 4242 -> biomatrix-convert"
 
 
 @pytest.fixture(scope="module")
-def shards(workspace):
+def shards(workspace, cluster):
     """The small corpus built by the three sharding jobs (normalize array, compose array, merge)."""
     root, data = workspace
-    jobs = _biomatrix("slurm", "submit", "shard", "--config", str(ROOT / "launch/configs/slurm/local.yaml"),
-                      *_settings(root, data, "sharded"))["jobs"]
+    done = _run_biomatrix("slurm", "submit", "shard", "--config", str(ROOT / "launch/configs/slurm/local.yaml"),
+                          *_settings(root, data, "sharded"))
+    jobs = json.loads(done.stdout.strip().splitlines()[-1])["jobs"]
+    written = dict(re.findall(r"^  job (\d+): (\S+)$", done.stderr, re.M))  # the report: each job's script, the logs
+    assert list(written) == list(jobs.values()) and f"logs: {root / 'slurm' / 'logs'}/" in done.stderr
+    assert [Path(path).parent for path in written.values()] == [root / "slurm" / "scripts"] * 3
+    assert all(f"#SBATCH --job-name={name}" in Path(path).read_text() for name, path in zip(jobs, written.values()))
     states = {name: _wait(job)["JobState"] for name, job in jobs.items()}
     assert states == {"biomatrix-normalize": "COMPLETED", "biomatrix-compose": "COMPLETED", "biomatrix-merge": "COMPLETED"}
     return root / "sharded" / "data" / "shards"
@@ -143,7 +211,7 @@ def test_two_task_job_trains_at_tp2_and_a_preempted_job_resumes_to_the_same_loss
     assert _losses(log)[STEPS] == reference[STEPS]
 
 
-def test_pipeline_reaches_a_transformers_directory_and_a_failure_cancels_dependents(workspace):
+def test_pipeline_reaches_a_transformers_directory_and_a_failure_cancels_dependents(workspace, cluster):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     root, data = workspace

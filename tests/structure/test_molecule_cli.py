@@ -48,6 +48,7 @@ def test_encode_qm9_csv_counts_rejections(tmp_path):
     part.write_text("\n".join(sample) + "\n")
     report = _run("encode", "--input", str(part), "--out", str(tmp_path / "q.jsonl"), "--set", "checkpoint=released").stderr
     assert "3 records: 2 encoded, 1 rejected" in report and "bonds cannot be derived from the geometry" in report
+    assert f"rejected {part}:line 3 (qm9:44763): bonds cannot be derived from the geometry: " in report
 
 
 def test_decode_rejects_bad_lines_with_their_place(tmp_path):

@@ -12,6 +12,7 @@ import pytest
 import torch
 
 from megatron_bio.structure.geometry import random_rigid_motion
+from biomatrix_io.config import ConfigError
 from biomatrix_io.readers.chains import read_chains
 from megatron_bio.structure.protein.codec import TOKENIZERS, encode_chain, load, structure_tokens
 from megatron_bio.structure.protein.corpus import read_corpus, screen, split, structure_files
@@ -127,7 +128,7 @@ def test_bad_backbones_and_codes_are_refused_with_reasons(tokenizers, held_out):
                 tokenizer.decode(np.array(codes, dtype=np.int64))
     with pytest.raises(ValueError, match="residue letters"):
         encode_chain(tokenizers["torsion"], chain.backbone, chain.sequence[:-1])
-    with pytest.raises(FileNotFoundError, match="names: torsion"):
+    with pytest.raises(ConfigError, match="names: torsion"):
         load("released")
 
 
@@ -186,6 +187,36 @@ def test_cli_encode_decode_round_trip_and_rejections(tmp_path, tokenizers):
     (kept,) = [json.loads(line) for line in run.stdout.splitlines()]
     assert kept["id"] == "partial:A" and 20 < len(kept["codes"]) == len(kept["sequence"]) < len(records[0]["sequence"])
     assert json.loads(run.stderr.splitlines()[-1]) == {"chains": 1, "rejected": 0}
+
+
+def test_cli_encode_names_each_rejection_with_file_chain_and_reason(tmp_path, capsys):
+    """Beside a real file, a cut one and a garbage one: every rejection on stderr, then the counts."""
+    import gzip
+    import shutil
+
+    from launch.cli import main
+
+    real = tmp_path / "1s40.pdb.gz"
+    shutil.copy(f"{THESEUS}/1s40.pdb.gz", real)
+    text = gzip.decompress(real.read_bytes()).decode().splitlines()
+    first_atom = next(i for i, line in enumerate(text) if line.startswith("ATOM"))
+    cut = tmp_path / "cut.pdb"  # ends inside an ATOM record, before its coordinates
+    cut.write_text("\n".join(text[: first_atom + 30] + [text[first_atom + 30][:37]]) + "\n")
+    garbage = tmp_path / "garbage.pdb"
+    garbage.write_text("this is not a structure file\n")
+    assert main(["structure", "protein", "encode", "--input", str(real), str(cut), str(garbage),
+                 "--out", str(tmp_path / "codes.jsonl")]) == 0
+    report = capsys.readouterr().err.splitlines()
+    assert [line for line in report if line.startswith("rejected ")] == [
+        f"rejected {real}:model 1 chain B (1s40:B): non-protein chain: nucleic acid",
+        f"rejected {cut}:file (cut): cannot parse pdb: could not convert string to float: ''",
+        f"rejected {garbage}:file (garbage): cannot parse pdb: The file has 0 models, the given model 1 does not exist",
+    ]
+    assert json.loads(report[-1]) == {"chains": 1, "rejected": 3}
+    with pytest.raises(SystemExit) as exit_status:
+        main(["structure", "protein", "encode", "--input", str(real), str(tmp_path / "absent.pdb")])
+    assert exit_status.value.code == 2
+    assert capsys.readouterr().err.splitlines()[-1].endswith(f"argument --input: {tmp_path / 'absent.pdb'}: no such file or folder")
 
 
 def test_screen_drops_near_copies_of_held_out_chains(held_out):

@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from biomatrix_io import checkpoints
-from biomatrix_io.config import load_config
+from biomatrix_io.config import ConfigError, load_config
 from megatron_bio.model.config import QWEN3_VOCAB_SIZE
 from megatron_bio.model.vocabulary import extend_rows
 from megatron_bio.training import checkpoint
@@ -59,5 +59,5 @@ def test_a_weights_only_checkpoint_is_not_a_run_to_resume(base):
 
 
 def test_a_folder_without_checkpoints_is_named(tmp_path):
-    with pytest.raises(FileNotFoundError, match=str(tmp_path)):
+    with pytest.raises(ConfigError, match=str(tmp_path)):
         checkpoints.resolve(str(tmp_path))

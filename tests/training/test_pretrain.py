@@ -1,7 +1,9 @@
 """Pretraining the tiny model on real shards, as separate processes (gloo): tensor, pipeline
 (plain and virtual stages) and data parallel (distributed optimizer) each lower the loss; data
 parallelism reproduces the single-process run; checkpoints resume exactly after SIGKILL and after
-an exit signal, and a TP=2 checkpoint continues at TP=1; mlflow holds the run."""
+an exit signal, and a TP=2 checkpoint continues at TP=1; a resume with another schedule is refused,
+or follows the new one when asked; the shards are only read; mlflow holds the run, its resumes
+marked; the last line says where everything went."""
 
 import json
 import os
@@ -13,6 +15,8 @@ import time
 from pathlib import Path
 
 import pytest
+
+from launch import cli
 
 CONFIG = Path(__file__).resolve().parents[2] / "launch" / "configs" / "tiny.yaml"
 STEPS = 16
@@ -61,6 +65,24 @@ def single(shards, tmp_path_factory):
 def tp2(shards, tmp_path_factory):
     output = tmp_path_factory.mktemp("tp2")
     return output, _pretrain(shards, output, 2, "parallel.tensor=2", "checkpoint.save_every=8")
+
+
+def _done(records: list[dict], output: Path, status: str = "FINISHED") -> dict:
+    """The run's last line, checked to name its latest checkpoint, its loss plot and its mlflow run."""
+    done = records[-1]
+    latest = int((output / "checkpoints" / "latest_checkpointed_iteration.txt").read_text())
+    assert done["event"] == "done" and done["status"] == status
+    assert done["checkpoint"] == str((output / "checkpoints" / f"iter_{latest:07d}").resolve())
+    assert done["loss_plot"] == str((output / "loss.png").resolve()) and (output / "loss.png").is_file()
+    assert done["mlflow_uri"] == f"sqlite:///{output.resolve()}/mlflow.db" and done["mlflow_run_id"]
+    return done
+
+
+def _resumes(done: dict) -> list[int]:
+    import mlflow
+
+    history = mlflow.MlflowClient(done["mlflow_uri"]).get_metric_history(done["mlflow_run_id"], "resumed_at")
+    return sorted(m.step for m in history)
 
 
 def _lowered(losses: dict[int, float]) -> bool:
@@ -139,9 +161,12 @@ def test_exit_signal_saves_exits_cleanly_and_the_run_resumes_exactly(shards, sin
     stop = next(r for r in records if r.get("event") == "exit_signal")
     assert stop["signal"] == "SIGUSR1" and 3 <= stop["iteration"] < STEPS
     assert [r["iteration"] for r in records if r.get("event") == "saved"] == [stop["iteration"]]
+    assert _resumes(_done(records, tmp_path, "KILLED")) == []
     finished = _pretrain(shards, tmp_path, 1, "checkpoint.save_every=0")
     assert next(r for r in finished if r.get("event") == "resumed")["iteration"] == stop["iteration"]
     assert _losses(finished)[STEPS] == _losses(single[1])[STEPS]
+    # The plot drawn at the end of the second attempt marks where it resumed, from the run's mlflow history.
+    assert _resumes(_done(finished, tmp_path)) == [stop["iteration"]]
 
 
 def test_validation_runs_on_schedule(single):
@@ -165,3 +190,52 @@ def test_mlflow_run_holds_config_metrics_and_artifacts(single):
     assert {"loss.png", "data/blend.yaml", "data/blend.txt", "data/build.json"} <= artifacts
     assert any(a.path.endswith(".manifest.json") for a in client.list_artifacts(run_id, "data/molecule"))
     assert (output / "loss.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert _done(records, output)["mlflow_run_id"] == run_id
+
+
+def _files(folder: Path) -> dict[str, int]:
+    return {str(path.relative_to(folder)): path.stat().st_mtime_ns for path in [folder, *folder.rglob("*")]}
+
+
+def test_a_resume_with_another_schedule_is_refused_naming_the_keys(shards, single, capsys):
+    """Before anything is built or written: through the CLI, one line and exit status 2."""
+    output = single[0]
+    before = _files(output)
+    with pytest.raises(SystemExit) as exited:
+        cli.main(["pretrain", "--config", str(CONFIG), f"data.shards={shards}", f"output={output}", "data.split=50,50,0",
+                  "validation.every=8", "schedule.train_steps=20", "optimizer.lr=5e-4"])
+    assert exited.value.code == 2
+    error = capsys.readouterr().err
+    assert error.startswith("biomatrix: error: ") and error.count("\n") == 1
+    assert "schedule.train_steps 16 -> 20, optimizer.lr 0.001 -> 0.0005" in error
+    assert "checkpoint.on_schedule_change=apply" in error
+    assert _files(output) == before
+
+
+def test_an_applied_schedule_change_follows_the_new_cosine_and_leaves_the_shards_untouched(shards, single, tmp_path):
+    """`single` saved at step 16 of a 16-step cosine; continued to 20 steps with the change applied,
+    steps 17-20 take the LR a fresh megatron-core scheduler of 20 steps gives, not the old minimum.
+    Nothing is written into the shards folder (the dataset indices go to <output>/dataset_cache)."""
+    from types import SimpleNamespace
+
+    from megatron.core.optimizer_param_scheduler import OptimizerParamScheduler
+
+    before = _files(shards)
+    records = _pretrain(shards, tmp_path, 1, f"checkpoint.load={single[0] / 'checkpoints'}", "schedule.train_steps=20",
+                        "checkpoint.on_schedule_change=apply")
+    assert _files(shards) == before
+    assert any((tmp_path / "dataset_cache").glob("*GPTDataset-train-shuffle_index.npy"))
+    changed = next(r for r in records if r.get("event") == "schedule_changed")
+    assert changed["applied"] == {"schedule.train_steps": [16, 20]}
+    lrs = {r["step"]: r["lr"] for r in records if "lr" in r}
+    assert sorted(lrs) == [17, 18, 19, 20]
+    fresh = SimpleNamespace(param_groups=[{}])
+    scheduler = OptimizerParamScheduler(fresh, init_lr=0.0, max_lr=1e-3, min_lr=1e-4, lr_warmup_steps=5, lr_decay_steps=20,
+                                        lr_decay_style="cosine", start_wd=0.01, end_wd=0.01, wd_incr_steps=20,
+                                        wd_incr_style="constant")
+    scheduler.step(16)
+    for step in range(17, 21):
+        scheduler.step(1)  # the logged LR is the one set after the step: the next step's
+        assert lrs[step] == pytest.approx(fresh.param_groups[0]["lr"], rel=1e-12)
+    assert lrs[17] > 1.5e-4  # the checkpoint's schedule (16 steps) would give its minimum, 1e-4
+    assert _resumes(_done(records, tmp_path)) == [16]

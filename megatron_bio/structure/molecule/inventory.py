@@ -14,7 +14,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Iterator, Sequence
+from typing import Callable, Iterable, Iterator, Optional, Sequence
 
 import numpy as np
 
@@ -37,6 +37,12 @@ class Tally:
     records: int = 0
     encoded: int = 0
     rejected: Counter = field(default_factory=Counter)
+    on_rejection: Optional[Callable[[str, str], None]] = None  # told (where, reason) of each rejection
+
+    def reject(self, where: str, reason: str) -> None:
+        self.rejected[reason_group(reason)] += 1
+        if self.on_rejection:
+            self.on_rejection(where, reason)
 
 
 def encoded_stream(
@@ -50,7 +56,7 @@ def encoded_stream(
         results = tokenizer.encode_many([r.mol for r in batch], [where_of(r) for r in batch])
         for record, result in zip(batch, results):
             if isinstance(result, StructureTokenError):
-                tally.rejected[reason_group("encode: " + result.reason)] += 1
+                tally.reject(result.where, "encode: " + result.reason)
             else:
                 tally.encoded += 1
                 yield record, result
@@ -59,7 +65,7 @@ def encoded_stream(
     for item in items:
         tally.records += 1
         if isinstance(item, Rejection):
-            tally.rejected[reason_group(item.reason)] += 1
+            tally.reject(where_of(item), item.reason)
             continue
         batch.append(item)
         if len(batch) == batch_size:

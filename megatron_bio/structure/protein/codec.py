@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from biomatrix_io.config import ConfigError
 from megatron_bio.structure.geometry import kabsch
 
 from .model import BackboneVQVAE, TokenizerConfig
@@ -54,7 +55,7 @@ class ProteinStructureTokenizer:
 
         path = checkpoint_path(path)
         if not path.is_file():
-            raise FileNotFoundError(f"{path}: no protein structure tokenizer weights (train one with "
+            raise ConfigError(f"{path}: no protein structure tokenizer weights (train one with "
                                     "`biomatrix structure protein train`)")
         with safe_open(str(path), "pt") as handle:
             metadata = handle.metadata() or {}
@@ -118,7 +119,7 @@ def load(name_or_path: str | Path = DEFAULT):
 
     path = checkpoint_path(name_or_path)
     if not path.is_file():
-        raise FileNotFoundError(f"{path}: no protein structure tokenizer there (names: {', '.join(TOKENIZERS)})")
+        raise ConfigError(f"{path}: no protein structure tokenizer there (names: {', '.join(TOKENIZERS)})")
     with safe_open(str(path), "np") as handle:
         kind = (handle.metadata() or {}).get("kind")
     if kind == KIND:

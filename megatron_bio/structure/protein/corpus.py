@@ -24,6 +24,7 @@ from typing import Iterable
 
 import numpy as np
 
+from biomatrix_io.config import ConfigError
 from biomatrix_io.readers.chains import ChainFilter, read_chains
 
 THESEUS = Path("/usr/share/doc/theseus/examples")  # Debian theseus-examples: LDH, trypsin, cytochrome families
@@ -48,7 +49,7 @@ def structure_files() -> list[Path]:
     patterns = ("*.pdb", "*.pdb.gz", "*.ent", "*.cif", "*.cif.gz")
     files = sorted({p for root in (THESEUS, EMBOSS) if root.exists() for pattern in patterns for p in root.rglob(pattern)})
     if not files:
-        raise FileNotFoundError(f"no structure files under {THESEUS} or {EMBOSS}: install theseus-examples (`make install`)")
+        raise ConfigError(f"no structure files under {THESEUS} or {EMBOSS}: install theseus-examples (`make install`)")
     return files
 
 
@@ -137,7 +138,7 @@ def promod3_chains(archive: Path = PROMOD3_ARCHIVE) -> list[ProteinChain]:
     """promod3-data's chains (continuous stretches of N, CA, C), exported on first use."""
     if not archive.exists():
         if not PROMOD3_DATABASE.exists() or not shutil.which(SYSTEM_PYTHON):
-            raise FileNotFoundError(f"{PROMOD3_DATABASE} is missing: `make protein-data` installs promod3-data "
+            raise ConfigError(f"{PROMOD3_DATABASE} is missing: `make protein-data` installs promod3-data "
                                     "and python3-promod3 (Debian)")
         archive.parent.mkdir(parents=True, exist_ok=True)
         partial = archive.with_suffix(".partial.npz")
