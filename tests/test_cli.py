@@ -82,6 +82,6 @@ def test_every_config_command_reads_its_options_the_same_way(tmp_path):
     assert load(parse(["pretrain", "--config", str(recipe)]), _Knob).value == 1
     args = parse(["pretrain", "--config", str(recipe), "--set", "value=2", "value=3"])
     assert load(args, _Knob, *args.overrides).value == 3
-    args = parse(["convert", "megatron-to-hf", "--checkpoint", "c", "--out", "o", "--tokenizer-config", str(recipe),
+    args = parse(["convert", "megatron-to-hf", "--checkpoint", str(tmp_path), "--out", "o", "--tokenizer-config", str(recipe),
                   "--set", "value=4"])
     assert load(args, _Knob).value == 4
