@@ -291,7 +291,7 @@ def _job(args: tuple) -> dict:
     return run_unit(config, stage, unit_id)
 
 
-def _init_worker() -> None:
+def init_worker() -> None:
     import torch
 
     torch.set_num_threads(1)  # parallelism comes from processes; one thread also fixes reduction order
@@ -309,12 +309,12 @@ def build(config: DataConfig, workers: Optional[int] = None, progress: bool = Tr
         jobs = [(config, stage, u.id) for u in units]
         bar = tqdm(total=len(jobs), desc=f"{stage} ({workers} workers)", unit="unit", disable=not progress)
         if workers <= 1:
-            _init_worker()
+            init_worker()
             for job in jobs:
                 _job(job)
                 bar.update()
         else:
-            with get_context("spawn").Pool(workers, initializer=_init_worker) as pool:
+            with get_context("spawn").Pool(workers, initializer=init_worker) as pool:
                 for _ in pool.imap_unordered(_job, jobs):
                     bar.update()
         bar.close()

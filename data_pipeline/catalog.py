@@ -24,6 +24,11 @@ READERS: dict[str, tuple[str, str, dict]] = {
     "drugs": (f"{_SOURCES}.molecules", "read_drug_names", {}),
     "qm9_3d": (f"{_SOURCES}.molecules_3d", "read_qm9_3d", {}),
     "sdf": (f"{_SOURCES}.molecules_3d", "read_sdf", {}),
+    "chemicals_pubchem": (f"{_SOURCES}.chemistry_tables", "read_table", {"layout": "chemicals_pubchem"}),
+    "b3db_classification": (f"{_SOURCES}.chemistry_tables", "read_table", {"layout": "b3db_classification"}),
+    "b3db_regression": (f"{_SOURCES}.chemistry_tables", "read_table", {"layout": "b3db_regression"}),
+    "freesolv": (f"{_SOURCES}.chemistry_tables", "read_table", {"layout": "freesolv"}),
+    "solubility_sdf": (f"{_SOURCES}.chemistry_tables", "read_sdf_table", {"layout": "huuskonen_solubility"}),
     "fasta": (f"{_SOURCES}.proteins", "read_fasta", {}),
     "swissprot": (f"{_SOURCES}.proteins", "read_swissprot", {}),
     "go_terms": (f"{_SOURCES}.proteins", "read_go_terms", {}),
@@ -35,6 +40,12 @@ READERS: dict[str, tuple[str, str, dict]] = {
     "factbook": (f"{_SOURCES}.text", "read_factbook", {}),
     "affinity_table": (f"{_SOURCES}.interactions", "read_affinity_table", {}),
     "moleculeace": (f"{_SOURCES}.interactions", "read_moleculeace", {}),
+    # SFT imports: chat records already (data_pipeline.sft.importers.IMPORT_READERS), not stage-1 entities
+    "alpaca": ("data_pipeline.sft.importers", "read_alpaca", {}),
+    "sharegpt": ("data_pipeline.sft.importers", "read_sharegpt", {}),
+    "smolinstruct": ("data_pipeline.sft.importers", "read_smolinstruct", {}),
+    "mol_instructions": ("data_pipeline.sft.importers", "read_mol_instructions", {}),
+    "biomatrix_sft": ("data_pipeline.sft.importers", "read_biomatrix_sft", {}),
 }
 
 

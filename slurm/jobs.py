@@ -64,6 +64,13 @@ class ShardJob:
 
 
 @dataclass
+class SFTDataJob(ShardJob):
+    """The SFT corpus build: the same array jobs as sharding, over an SFT data config."""
+
+    config: str = "launch/configs/sft_data/demo.yaml"
+
+
+@dataclass
 class PretrainJob:
     config: str = "launch/configs/tiny.yaml"
     overrides: list[str] = field(default_factory=list)
@@ -85,6 +92,7 @@ class ConvertJob:
 class SlurmConfig:
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
     shard: ShardJob = field(default_factory=ShardJob)
+    sft_data: SFTDataJob = field(default_factory=SFTDataJob)
     pretrain: PretrainJob = field(default_factory=PretrainJob)
     convert: ConvertJob = field(default_factory=ConvertJob)
 
@@ -162,28 +170,50 @@ def _args(items: list[str]) -> str:
     return " ".join(shlex.quote(item) for item in items)
 
 
-def shard_scripts(config: SlurmConfig) -> list[Script]:
-    """Normalize array -> compose array -> merge, one array task per unit of the build's plan."""
-    from data_pipeline.build import Layout
-    from data_pipeline.config import DataConfig
-    from data_pipeline.units import plan
+@dataclass(frozen=True)
+class ArrayBuild:
+    """A data build run as Slurm arrays: its CLI command, its config class, its unit stages in order."""
+
+    command: str
+    config_class: str  # module:class
+    stages: tuple[str, ...]
+
+
+ARRAY_BUILDS = {
+    "shard": ArrayBuild("data", "data_pipeline.config:DataConfig", ("normalize", "compose")),
+    "sft-data": ArrayBuild("sft-data", "data_pipeline.sft.config:SFTDataConfig", ("normalize", "examples", "samples")),
+}
+
+
+def _array_build_config(kind: str, job: ShardJob):
+    import importlib
+
     from biomatrix_io.config import load_config
 
-    job = config.shard
-    data = load_config(DataConfig, job.config, job.overrides)
+    module, name = ARRAY_BUILDS[kind].config_class.split(":")
+    return load_config(getattr(importlib.import_module(module), name), job.config, job.overrides)
+
+
+def array_build_scripts(config: SlurmConfig, kind: str = "shard") -> list[Script]:
+    """One array per unit stage (one task per unit of the build's plan), then the merge."""
+    from data_pipeline.build import Layout
+    from data_pipeline.units import plan
+
+    build = ARRAY_BUILDS[kind]
+    job = config.shard if kind == "shard" else config.sft_data
+    data = _array_build_config(kind, job)
     units = len(plan(data, Layout(Path(data.out)).work)["units"])  # cached: the array tasks read this plan
     array = f"0-{units - 1}" + (f"%{job.max_parallel}" if job.max_parallel else "")
-    values = {"config": shlex.quote(job.config), "overrides": _args([f"--set={o}" for o in job.overrides])}
-    return [_render("shard", "unit", f"biomatrix-{stage}", job.resources, config.cluster,
-                    {**values, "data_stage": stage}, array) for stage in ("normalize", "compose")] + \
-        [_render("shard", "merge", "biomatrix-merge", job.resources, config.cluster, values)]
+    values = {"config": shlex.quote(job.config), "overrides": _args([f"--set={o}" for o in job.overrides]),
+              "command": build.command}
+    prefix = "biomatrix" if kind == "shard" else f"biomatrix-{kind}"
+    return [_render(kind, "unit", f"{prefix}-{stage}", job.resources, config.cluster,
+                    {**values, "data_stage": stage}, array) for stage in build.stages] + \
+        [_render(kind, "merge", f"{prefix}-merge", job.resources, config.cluster, values)]
 
 
 def shard_output(config: SlurmConfig) -> Path:
-    from data_pipeline.config import DataConfig
-    from biomatrix_io.config import load_config
-
-    return Path(load_config(DataConfig, config.shard.config, config.shard.overrides).out) / "shards"
+    return Path(_array_build_config("shard", config.shard).out) / "shards"
 
 
 def _pretrain_config(config: SlurmConfig, overrides: list[str]):

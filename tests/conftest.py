@@ -76,6 +76,30 @@ def demo_build(tmp_path_factory, worker_id):
 
 
 @pytest.fixture(scope="session")
+def sft_corpus(tmp_path_factory, worker_id):
+    """The demo SFT corpus as `make demo` builds it (launch/configs/sft_data/demo.yaml: every task
+    family, small): (config, manifest). Built once per run and shared by the xdist workers, as
+    `demo_build` is."""
+    import json
+
+    from filelock import FileLock
+
+    from biomatrix_io.config import load_config
+    from data_pipeline.sft.build import build
+    from data_pipeline.sft.config import SFTDataConfig
+    from launch.commands.sft_data import DEFAULT_CONFIG
+
+    base = tmp_path_factory.getbasetemp()
+    root = (base.parent if worker_id != "master" else base) / "sft_corpus"
+    with FileLock(f"{root}.lock"):
+        config = load_config(SFTDataConfig, DEFAULT_CONFIG, [f"out={root}"])
+        done = root / "shards" / "manifest.json"
+        if not done.is_file():
+            build(config, workers=2, progress=False)
+        return config, json.loads(done.read_text())
+
+
+@pytest.fixture(scope="session")
 def megatron_single_process(tmp_path_factory):
     """megatron-core set up in this process: gloo, world size 1, through the CPU layer."""
     from megatron.core import parallel_state

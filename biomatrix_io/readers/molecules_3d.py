@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import math
 import re
 from pathlib import Path
 from typing import Iterator, Union
@@ -43,6 +44,30 @@ def molecule_from_xyz(elements: list[str], coordinates: np.ndarray):
 
 
 _QM9_COLUMNS = ("Index", "SMILES", "Elements", "XYZ_Ang")
+# QM9 property columns -> record property keys (the unit in the key; values as the file has them)
+_QM9_PROPERTIES = {
+    "Dipole_debye": "mu_debye",
+    "Polarizability_bohr3": "alpha_bohr3",
+    "HOMO_au": "homo_hartree",
+    "LUMO_au": "lumo_hartree",
+    "HOMO_LUMO_gap_au": "gap_hartree",
+    "Heatcapacity_Cv_cal_mol_K": "cv_cal_per_mol_k",
+}
+
+
+def _qm9_properties(row: dict) -> dict[str, float] | str:
+    """The DFT properties of a row whose file has their columns, or why one cannot be read."""
+    properties = {}
+    for column, key in _QM9_PROPERTIES.items():
+        if column not in row:
+            continue
+        try:
+            properties[key] = float(row[column] or "")
+        except ValueError:
+            return f"property {column} {str(row[column])[:20]!r} is not a number"
+        if not math.isfinite(properties[key]):
+            return f"property {column} is not a finite number"
+    return properties
 
 
 def read_qm9_3d(path: str | Path) -> Iterator[Read3D]:
@@ -91,7 +116,11 @@ def read_qm9_3d(path: str | Path) -> Iterator[Read3D]:
             except Exception as error:  # RDKit raises ValueError or RuntimeError, by version
                 yield Rejection(provenance, "bonds cannot be derived from the geometry: " + first_line(error))
                 continue
-            yield Molecule3DRecord(provenance, mol, properties={"smiles": row["SMILES"]})
+            properties = _qm9_properties(row)
+            if isinstance(properties, str):
+                yield Rejection(provenance, properties)
+                continue
+            yield Molecule3DRecord(provenance, mol, properties={"smiles": row["SMILES"], **properties})
 
 
 def read_sdf(path: str | Path) -> Iterator[Read3D]:

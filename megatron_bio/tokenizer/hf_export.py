@@ -1,8 +1,8 @@
 """Write the BioMatrix tokenizer as a Hugging Face directory.
 
 `AutoTokenizer.from_pretrained(dir)` loads it as a plain `Qwen2Tokenizer` (no remote code): the
-extended vocabulary lives entirely in `tokenizer.json`'s added tokens, and Qwen3's chat template is
-kept. Two BioMatrix files ride along for the stack's own use: `biomatrix_tokenizer.json` (families,
+extended vocabulary lives entirely in `tokenizer.json`'s added tokens. The chat template is plain
+ChatML without think blocks (`chat_template.py` says why: training renders equal inference renders). Two BioMatrix files ride along for the stack's own use: `biomatrix_tokenizer.json` (families,
 sizes, the ids Megatron needs) and `token_descriptions.json` (the text behind each new token, for
 the description-based embedding initialization).
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from .chat_template import CHAT_TEMPLATE
 from .families import FAMILY_ORDER
 from .unified import BioMatrixTokenizer
 
@@ -42,6 +43,7 @@ def write_hf_tokenizer_dir(tokenizer: BioMatrixTokenizer, directory: str | Path)
     config = {k: v for k, v in tokenizer.hf_config.items() if k not in _STALE_CONFIG_KEYS}
     config.setdefault("tokenizer_class", "Qwen2Tokenizer")
     config["added_tokens_decoder"] = _added_tokens_decoder(tokenizer)
+    config["chat_template"] = CHAT_TEMPLATE
     (directory / "tokenizer_config.json").write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n")
 
     metadata = {

@@ -103,7 +103,7 @@ def _rendered(root: Path, data: Path, *overrides: str) -> list:
     config = load_config(jobs.SlurmConfig, ROOT / "launch/configs/slurm/h100.yaml",
                          [f"cluster.folder={root / 'rendered'}", f"cluster.python={PYTHON}", f"shard.config={data}",
                           f"shard.overrides=[out={root / 'rendered'}]", *overrides])
-    return [*jobs.shard_scripts(config), jobs.pretrain_script(config), jobs.convert_script(config)]
+    return [*jobs.array_build_scripts(config), jobs.pretrain_script(config), jobs.convert_script(config)]
 
 
 def test_rendered_scripts_carry_the_cluster_settings_and_run_python_only_in_the_container(workspace):

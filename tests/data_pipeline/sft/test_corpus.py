@@ -1,0 +1,133 @@
+"""The SFT corpus as a whole, on the demo corpus (every family, built once per run): no held-out
+entity trains, samples equal the exported tokenizer's chat template token for token, packs decode
+back to their samples, every example is accounted for."""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+
+import pytest
+import selfies as sf
+from rdkit import Chem
+
+from data_pipeline.sft.rendered import parse_rendered
+from data_pipeline.sft.shards import PackedSplit
+from data_pipeline.sft.tasks import families
+from data_pipeline.sft.tasks.base import placeholders
+from megatron_bio.tokenizer.segments import Modality
+
+
+def _records(root: Path, split: str) -> list[dict]:
+    return [json.loads(line) for path in sorted((root / "records" / split).glob("*.jsonl")) for line in open(path)]
+
+
+def _entities(record: dict) -> set[str]:
+    """Every molecule (InChIKey) and protein (sequence) a record holds, read back from its text."""
+    found = set()
+    for message in record["messages"]:
+        for segment in parse_rendered(message["content"]):
+            if segment.modality in (Modality.SMILES, Modality.SELFIES):
+                smiles = segment.value if segment.modality is Modality.SMILES else sf.decoder(segment.value)
+                found.add(Chem.MolToInchiKey(Chem.MolFromSmiles(smiles)))
+            elif segment.modality is Modality.PROTEIN:
+                found.add(segment.value)
+    return found
+
+
+@pytest.fixture(scope="module")
+def corpus(sft_corpus):
+    config, manifest = sft_corpus
+    return Path(config.out), config, manifest
+
+
+@pytest.fixture(scope="module")
+def exported(corpus):
+    """The corpus's tokenizer as a Hugging Face directory, loaded as the model card's Quick Start loads it."""
+    from transformers import AutoTokenizer
+
+    from data_pipeline.build import build_tokenizer
+    from megatron_bio.tokenizer.hf_export import write_hf_tokenizer_dir
+
+    root, config, _ = corpus
+    return AutoTokenizer.from_pretrained(write_hf_tokenizer_dir(build_tokenizer(config), root / "hf_tokenizer"))
+
+
+def test_no_held_out_molecule_or_protein_appears_in_any_training_example(corpus):
+    root, _, _ = corpus
+    held_out = set().union(*(_entities(r) for r in _records(root, "test")))
+    trained = set().union(*(_entities(r) for split in ("train", "valid") for r in _records(root, split)))
+    assert len(held_out) > 50 and len(trained) > 500
+    assert not held_out & trained
+
+
+@pytest.mark.parametrize("name", sorted(families()))
+def test_every_family_has_records_and_packed_samples(corpus, name):
+    root, config, manifest = corpus
+    family = families()[name]
+    assert name in config.tasks, f"the demo config does not run {name}"
+    assert len(set(family.templates)) >= 6
+    for task in family.task_names():
+        counts = manifest["per_task"][task]
+        assert counts["written"].get("train", 0) > 0, counts
+        assert counts["samples"].get("train", 0) >= counts["written"]["train"]
+        records = _records(root, "train")
+        mine = [r for r in records if r["task"] == task]
+        assert mine and all(placeholders(family.templates[r["template"]]) <= set(r["input"]) for r in mine)
+
+
+def test_a_sample_equals_the_exported_chat_template_and_masks_only_the_answer(corpus, exported):
+    from data_pipeline.build import build_tokenizer
+    from data_pipeline.sft.render import ChatEncoder
+
+    root, config, manifest = corpus
+    train = PackedSplit(root / "shards" / "train")
+    packed = {}
+    for index in range(len(train)):
+        pack = train[index]
+        for start, length in zip([0, *pack.lengths.cumsum()[:-1]], pack.lengths):
+            packed[tuple(pack.tokens[start:start + length])] = pack.loss_mask[start:start + length]
+    encoder = ChatEncoder(build_tokenizer(config), config.sequence_length)
+    seen = set()
+    for record in _records(root, "train"):
+        if record["task"] in seen:
+            continue
+        seen.add(record["task"])
+        ids = exported.apply_chat_template(record["messages"], tokenize=True, return_dict=False)
+        [sample] = encoder.samples([record["messages"]])[0]
+        assert list(sample.tokens) == list(ids), record["id"]
+        mask = packed[tuple(ids)]  # the very sample is in a pack, with its mask
+        answer = exported.decode([t for t, m in zip(ids, mask) if m])
+        assert answer == record["messages"][-1]["content"] + "<|im_end|>", record["id"]
+        assert exported.decode(ids[:len(ids) - int(mask.sum()) - 1]).endswith("<|im_start|>assistant\n")
+    assert len(seen) == len(manifest["tasks"])
+
+
+def test_packs_hold_whole_samples_and_the_manifest_accounts_for_every_example(corpus):
+    root, config, manifest = corpus
+    for split in ("train", "valid"):
+        packs = PackedSplit(root / "shards" / split)
+        figures = manifest["splits"][split]
+        assert len(packs) == figures["packs"]
+        samples, tokens, per_task = 0, 0, Counter()
+        for index in range(len(packs)):
+            pack = packs[index]
+            assert len(pack.tokens) <= config.sequence_length
+            starts = [0, *pack.lengths.cumsum()[:-1]]
+            assert all(pack.loss_mask[s] == 0 for s in starts)  # a sample's first token is never a target
+            samples += len(pack.lengths)
+            tokens += len(pack.tokens)
+            per_task.update(pack.tasks.tolist())
+        assert (samples, tokens) == (figures["samples"], figures["tokens"])
+        assert figures["packing_efficiency"] == pytest.approx(tokens / (len(packs) * config.sequence_length), abs=1e-6)
+        names = {t["id"]: t["name"] for t in manifest["tasks"]}
+        assert {names[i]: n for i, n in per_task.items()} == {t: c["samples"][split] for t, c in manifest["per_task"].items()
+                                                            if c["samples"].get(split)}
+    for task, counts in manifest["per_task"].items():
+        assert counts["offered"] == counts["used"] + sum(counts["skipped"].values()), task
+        assert counts["examples"] >= counts["used"]
+        assert counts["examples"] == sum(counts["written"].values()) + sum(counts["rejected"].values()), task
+        for split, written in counts["written"].items():
+            lines = (root / "records" / split / f"{task}.jsonl").read_text().splitlines()
+            assert len(lines) == written
