@@ -78,6 +78,9 @@ class ComplexRecord:
     provenance: Provenance
     proteins: tuple[ProteinRecord, ...]
     ligands: tuple[Molecule3DRecord, ...] = ()
+    # (i, j, n) for every pair of proteins i < j: n residue pairs with heavy atoms within the
+    # reader's contact distance (0: the two chains do not touch in this structure).
+    contacts: tuple[tuple[int, int, int], ...] = ()
 
 
 @dataclass(frozen=True)

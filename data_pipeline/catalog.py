@@ -32,6 +32,7 @@ READERS: dict[str, tuple[str, str, dict]] = {
     "fasta": (f"{_SOURCES}.proteins", "read_fasta", {}),
     "swissprot": (f"{_SOURCES}.proteins", "read_swissprot", {}),
     "go_terms": (f"{_SOURCES}.proteins", "read_go_terms", {}),
+    "metastudent": (f"{_SOURCES}.metastudent", "read_metastudent", {}),
     "structure_chains": (f"{_SOURCES}.structures", "read_structure_chains", {}),
     "complexes": (f"{_SOURCES}.structures", "read_complexes", {}),
     "pubmed_xml": (f"{_SOURCES}.text", "read_pubmed_xml", {}),

@@ -198,7 +198,8 @@ class Normalizer:
                 stats.fields_dropped[reason_group(f"ligand: {error}")] += 1
         if len(proteins) + len(ligands) < 2 or not proteins:
             raise Rejected("complex: fewer than two entities (one of them a protein) left after normalization")
-        return {"kind": "complex", "title": record.provenance.record_id, "proteins": proteins, "ligands": ligands}
+        return {"kind": "complex", "title": record.provenance.record_id, "proteins": proteins, "ligands": ligands,
+                "contacts": [list(contact) for contact in record.contacts]}  # indices into proteins
 
     # 3D fields ---------------------------------------------------------------------------------
     def _generated_3d(self, entity: dict, key: str, smiles: str, pending_3d: list, stats: UnitStats) -> None:

@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import math
 import re
+from functools import lru_cache
 from pathlib import Path
 from typing import Iterator, Optional, Union
 
@@ -141,15 +142,16 @@ MOLECULEACE_TARGETS: dict[str, tuple[str, str]] = {
 _MOLECULEACE_NAME = re.compile(r"^(CHEMBL\d+)_(Ki|EC50|IC50|Kd)$")
 
 
-def read_moleculeace(path: str | Path) -> Iterator[Read]:
+def read_moleculeace(path: str | Path, target_sequences: bool = False) -> Iterator[Read]:
     """One MoleculeACE benchmark CSV (`CHEMBL<target>_<measure>.csv`: smiles, exp_mean [nM], ...):
     affinity in nM, the measure (Ki or EC50) and the ChEMBL target taken from the file name.
 
     `target` is the target's name and UniProt accession from `MOLECULEACE_TARGETS` (the ChEMBL id
-    itself for a target not in that table): text a reader of the document can resolve. `sequence` is None: MoleculeACE ships no sequences, and no
-    installable package checked holds these proteins (the 100 Swiss-Prot entries of Debian
-    emboss-test have none of the 29 accessions); stage 1 can fill it from the accession where a
-    protein source (metastudent-data's UniProt sequences) is installed.
+    itself for a target not in that table): text a reader of the document can resolve. MoleculeACE
+    ships no sequences, so `sequence` is None by default. With `target_sequences`, it is the
+    accession's UniProt sequence from Debian metastudent-data (January 2014; it holds all 29, and
+    their GO terms agree with the names above), looked up once per process
+    (`moleculeace_target_sequences`); a target it lacks keeps None.
     """
     path = Path(path)
     match = _MOLECULEACE_NAME.match(Path(path.name.removesuffix(".gz")).stem)  # a gzipped copy keeps its name
@@ -159,10 +161,21 @@ def read_moleculeace(path: str | Path) -> Iterator[Read]:
     chembl_id, measure = match.groups()
     accession, name = MOLECULEACE_TARGETS.get(chembl_id, (chembl_id, ""))
     target = f"{name} (UniProt {accession})" if name else accession
+    sequence = moleculeace_target_sequences().get(accession) if target_sequences else None
     for item in _table_rows(path, ["smiles", "exp_mean [nM]"]):
         if isinstance(item, Rejection):
             yield item
             continue
         line, row = item
         provenance = Provenance(str(path), f"line {line}", f"{path.name}:{line}")
-        yield _affinity(provenance, row["smiles"], None, row["exp_mean [nM]"], "nM", measure, target)
+        yield _affinity(provenance, row["smiles"], sequence, row["exp_mean [nM]"], "nM", measure, target)
+
+
+@lru_cache(maxsize=1)
+def moleculeace_target_sequences() -> dict[str, str]:
+    """UniProt accession -> sequence of the MoleculeACE targets that metastudent-data holds."""
+    from biomatrix_io.readers import packaged
+    from biomatrix_io.readers.metastudent import sequences_by_accession
+
+    pins = [packaged.metastudent_mfo(), packaged.metastudent_bpo(), packaged.metastudent_cco()]
+    return sequences_by_accession([accession for accession, _ in MOLECULEACE_TARGETS.values()], pins)

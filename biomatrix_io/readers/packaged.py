@@ -192,7 +192,7 @@ def metastudent_cco() -> Path:
 
 def theseus_entries() -> list[Path]:
     """The first chain file of every THESEUS example entry shipped as two or more chain files
-    (`1ez4_A.pdb.gz` ... `1ez4_D.pdb.gz`): 61 LDH/MDH oligomers in their deposited frame, and
+    (`1ez4_A.pdb.gz` ... `1ez4_D.pdb.gz`): 60 LDH/MDH oligomers in their deposited frame, and
     1SGF, whose files THESEUS superposed (its chains overlap: the reader rejects it). Read them
     with the `complexes` reader's `entry_files: true`."""
     from biomatrix_io.readers.structures import chain_file_groups

@@ -7,10 +7,12 @@ input module, so that the data pipeline and the tokenizer see the same residues.
 
 from __future__ import annotations
 
+import itertools
+import re
 import warnings
 from functools import lru_cache
 from pathlib import Path
-from typing import Iterator, Union
+from typing import Iterable, Iterator, Union
 
 import numpy as np
 
@@ -48,9 +50,23 @@ def read_structure_chains(path: str | Path, config: ChainFilter = ChainFilter())
     yield from read_chains(path, config)
 
 
-def read_complexes(path: str | Path, config: ChainFilter = ChainFilter()) -> Iterator[ReadComplex]:
+# Contacts between chains: residues whose heavy atoms come this close touch (a common interface
+# definition). Chain files joined into one entry must share its frame: chains whose CAs overlap
+# (this many pairs closer than this) were superposed, not deposited together.
+CONTACT_DISTANCE = 5.0
+OVERLAP_CA_DISTANCE, OVERLAP_CA_PAIRS = 3.0, 3
+_CHAIN_FILE = re.compile(r"^([0-9][A-Za-z0-9]{3})_([A-Za-z0-9])$")  # 1ez4_A: one chain of entry 1ez4
+
+
+def read_complexes(path: str | Path, config: ChainFilter = ChainFilter(), entry_files: bool = False) -> Iterator[ReadComplex]:
     """The entry of one PDB/mmCIF file as a `ComplexRecord` when it has at least two kept protein
-    chains, or one kept protein chain and one small-molecule ligand.
+    chains, or one kept protein chain and one small-molecule ligand. The record's `contacts` count,
+    for every pair of kept chains, the residue pairs within `CONTACT_DISTANCE` (heavy atoms).
+
+    `entry_files`: a file named `<pdb id>_<chain>` (as THESEUS and other per-chain splits ship an
+    entry) is read together with its sibling chain files of the same entry in its folder, as one
+    entry, by the first of them in name order; each other sibling yields one Rejection saying which
+    file read it. Joined chains must not overlap (files superposed after extraction are rejected).
 
     Accounting, two levels:
     - entries: each file yields exactly one `ComplexRecord` or one `Rejection` with location
@@ -65,13 +81,19 @@ def read_complexes(path: str | Path, config: ChainFilter = ChainFilter()) -> Ite
     reader's to count, not this one's.
     """
     path = Path(path)
-    entry = entry_id(path)
+    entry, files = entry_id(path), [path]
+    group = _entry_group(path) if entry_files else [path]
+    if len(group) > 1:
+        entry, files = _CHAIN_FILE.match(entry_id(path)).group(1), group
+        if path != group[0]:
+            yield Rejection(Provenance(str(path), "entry", entry_id(path)), f"a chain file of entry {entry}, read with {group[0].name}")
+            return
     try:
-        atoms = read_structure(path)
+        atoms = _read_entry(files)
     except StructureFileError as error:
         yield Rejection(Provenance(str(path), "file", entry), str(error))
         return
-    proteins, in_chains = [], np.zeros(len(atoms), dtype=bool)
+    proteins, chains, in_chains = [], [], np.zeros(len(atoms), dtype=bool)
     for chain_id in chain_ids(atoms):
         where = np.flatnonzero(atoms.chain_id == chain_id)
         chain = protein_residues(atoms[where], chain_id)
@@ -80,6 +102,7 @@ def read_complexes(path: str | Path, config: ChainFilter = ChainFilter()) -> Ite
         if chain_problem(atoms[where], chain, config) is None:
             provenance = Provenance(str(path), f"model 1 chain {chain_id}", f"{entry}:{chain_id}")
             proteins.append(ProteinRecord(provenance, chain.sequence, backbone=chain.backbone))
+            chains.append(_residue_atoms(atoms[where], chain))
     ligands = []
     for ligand in _ligands(atoms, ~in_chains, path, entry):
         if isinstance(ligand, Rejection):
@@ -87,10 +110,89 @@ def read_complexes(path: str | Path, config: ChainFilter = ChainFilter()) -> Ite
         else:
             ligands.append(ligand)
     provenance = Provenance(str(path), "entry", entry)
-    if len(proteins) >= 2 or (proteins and ligands):
-        yield ComplexRecord(provenance, tuple(proteins), tuple(ligands))
+    overlap = _overlap(proteins) if len(files) > 1 else None
+    if overlap:
+        yield Rejection(provenance, f"chain files not in one frame: chains {overlap} overlap (superposed, not deposited together)")
+    elif len(proteins) >= 2 or (proteins and ligands):
+        yield ComplexRecord(provenance, tuple(proteins), tuple(ligands), chain_contacts(chains))
     else:
         yield Rejection(provenance, f"not a complex: {len(proteins)} kept protein chain(s), {len(ligands)} ligand(s)")
+
+
+def chain_file_groups(files: Iterable[str | Path]) -> list[list[Path]]:
+    """Files grouped by entry (`<pdb id>_<chain>` names of one folder and format), each group in
+    name order, groups in the order of their first file; any other file is a group of its own."""
+    groups: dict[tuple, list[Path]] = {}
+    for path in sorted(Path(f) for f in files):
+        key = _chain_file_key(path) or (path,)
+        groups.setdefault(key, []).append(path)
+    return list(groups.values())
+
+
+def _chain_file_key(path: Path) -> tuple | None:
+    match = _CHAIN_FILE.match(entry_id(path))
+    return (path.parent, match.group(1), path.name[len(match.group(0)):]) if match else None
+
+
+def _entry_group(path: Path) -> list[Path]:
+    key = _chain_file_key(path)
+    if key is None:
+        return [path]
+    return sorted(p for p in path.parent.glob(f"{key[1]}_*") if _chain_file_key(p) == key)
+
+
+def _read_entry(files: list[Path]):
+    """The first models of an entry's files as one `AtomArray` (chain ids must not repeat)."""
+    import biotite.structure as struc
+
+    parts = [read_structure(f) for f in files]
+    seen: set[str] = set()
+    for f, part in zip(files, parts):
+        ids = set(chain_ids(part))
+        if ids & seen:
+            raise StructureFileError(f"chain {sorted(ids & seen)[0]} of {f.name} is also in another file of the entry")
+        seen |= ids
+    return parts[0] if len(parts) == 1 else struc.concatenate(parts)
+
+
+def _residue_atoms(chain_atoms, chain) -> tuple[np.ndarray, np.ndarray]:
+    """(heavy-atom coordinates, residue index of each) of a chain's kept residues."""
+    ranges = chain.atom_ranges
+    index = np.concatenate([np.full(stop - start, k) for k, (start, stop) in enumerate(ranges)]) if ranges else np.zeros(0, int)
+    rows = np.concatenate([np.arange(start, stop) for start, stop in ranges]) if ranges else np.zeros(0, int)
+    heavy = chain_atoms.element[rows] != "H"
+    return chain_atoms.coord[rows][heavy], index[heavy]
+
+
+def chain_contacts(chains: list[tuple[np.ndarray, np.ndarray]]) -> tuple[tuple[int, int, int], ...]:
+    """(i, j, residue pairs within `CONTACT_DISTANCE`) for every pair of chains i < j."""
+    from biotite.structure import CellList
+
+    contacts = []
+    for (i, (xyz_a, res_a)), (j, (xyz_b, res_b)) in itertools.combinations(enumerate(chains), 2):
+        pairs = 0
+        if len(xyz_a) and len(xyz_b) and _boxes_near(xyz_a, xyz_b):
+            near = CellList(xyz_b, CONTACT_DISTANCE).get_atoms(xyz_a, CONTACT_DISTANCE)
+            rows, columns = np.nonzero(near >= 0)
+            pairs = len(set(zip(res_a[rows].tolist(), res_b[near[rows, columns]].tolist())))
+        contacts.append((i, j, pairs))
+    return tuple(contacts)
+
+
+def _boxes_near(a: np.ndarray, b: np.ndarray) -> bool:
+    gap = np.maximum(a.min(axis=0) - b.max(axis=0), b.min(axis=0) - a.max(axis=0))
+    return bool(np.all(gap <= CONTACT_DISTANCE))
+
+
+def _overlap(proteins: list[ProteinRecord]) -> str | None:
+    """'A and B' for the first two chains whose CAs overlap, or None."""
+    for a, b in itertools.combinations(proteins, 2):
+        ca_a, ca_b = a.backbone[:, 1], b.backbone[:, 1]
+        with np.errstate(invalid="ignore"):
+            close = np.linalg.norm(ca_a[:, None] - ca_b[None], axis=-1) < OVERLAP_CA_DISTANCE
+        if close.sum() >= OVERLAP_CA_PAIRS:
+            return f"{a.provenance.record_id.rsplit(':', 1)[-1]} and {b.provenance.record_id.rsplit(':', 1)[-1]}"
+    return None
 
 
 def _ligands(atoms, outside_chains: np.ndarray, path: Path, entry: str) -> Iterator[Union[Molecule3DRecord, Rejection]]:

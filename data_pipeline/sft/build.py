@@ -40,7 +40,7 @@ from .importers import IMPORT_READERS
 from .packing import efficiency, pack
 from .render import ChatEncoder, RecordRejected
 from .shards import write_split
-from .splits import example_split, molecule_entity, protein_entity, split_table
+from .splits import example_split, molecule_entity, protein_entity, protein_groups, split_table
 from .tasks import families
 from .tasks.base import Skip, fill, in_variant
 
@@ -115,31 +115,25 @@ def _entities_of(molecules, proteins) -> dict[str, str]:
 
 
 def _document_entities(documents) -> dict[str, str]:
-    """Entities of an imported record: the molecules and proteins its segments hold."""
+    """Entities of an imported record: the molecules (each fragment of a multi-fragment SMILES or
+    SELFIES, as a reaction's reactants are) and proteins its segments hold. A molecule no parser
+    reads is left out: the content check rejects its record with the reason."""
     import selfies as sf
+    from rdkit import Chem
 
     molecules, proteins = [], []
     for document in documents:
         for segment in document:
             if segment.modality is Modality.SMILES:
-                molecules.append(segment.value)
+                molecules.extend(segment.value.split("."))
             elif segment.modality is Modality.SELFIES:
                 try:
-                    molecules.append(sf.decoder(segment.value) or "")
+                    molecules.extend((sf.decoder(segment.value) or "").split("."))
                 except sf.DecoderError:
-                    continue  # the content check rejects it with its reason
+                    continue
             elif segment.modality is Modality.PROTEIN:
                 proteins.append(segment.value)
-    try:
-        return _entities_of(molecules, proteins)
-    except Skip:
-        return _entities_of([m for m in molecules if _parses(m)], proteins)
-
-
-def _parses(smiles: str) -> bool:
-    from rdkit import Chem
-
-    return bool(smiles) and Chem.MolFromSmiles(smiles) is not None
+    return _entities_of([m for m in molecules if m and Chem.MolFromSmiles(m) is not None], proteins)
 
 
 def examples_hash(config: SFTDataConfig, unit: Unit, planned: dict) -> str:
@@ -250,7 +244,8 @@ def ensure_splits(config: SFTDataConfig, units: list[Unit]) -> tuple[dict, str]:
                 (molecules if entity.startswith("mol:") else proteins)[entity] = value
             if example["declared"] == "test":
                 forced.update(example["entities"])
-    table = split_table(molecules, proteins, forced, config.splits, config.seed)
+    table = split_table({**molecules, **protein_groups(proteins, config.splits.protein_identity)}, forced,
+                        config.splits, config.seed)
     per_task: dict[str, Counter] = defaultdict(Counter)
     for unit in units:
         for example in read_examples(layout.examples(unit)[0]):

@@ -6,7 +6,9 @@ then encode held-out QM9 conformers into molecule-3D tokens (BioMatrix's release
 tokenizer), through the unified tokenizer's ids and back to 3D molecules, written as SDF; the same
 for held-out PDB chains and their <S_k> backbone tokens, written as PDB; then
 build the demo corpus (`launch/configs/data/demo.yaml`) into Megatron indexed shards and a blend,
-and decode one document of every prefix back to typed segments; then pretrain the tiny Qwen3-shaped
+and decode one document of every prefix back to typed segments; then build the demo SFT corpus
+(`launch/configs/sft_data/demo.yaml`: every instruction task family, packed shards and chat records)
+and print its per-task counts and one rendered record per category; then pretrain the tiny Qwen3-shaped
 model on those shards with megatron-core (one process), print its loss curve and plot it (PNG),
 with checkpoints and an mlflow run beside the plot; then export the trained checkpoint to a Hugging
 Face directory and generate from it with transformers.
@@ -82,6 +84,7 @@ def run(args: argparse.Namespace) -> int:
     failures += _structures(tok, workdir, args.molecules)
     failures += _protein_structures(tok, workdir, args.proteins)
     failures += _shards(tok, workdir)
+    failures += _sft_corpus(workdir)
     failures += _pretrain(workdir)
     failures += _release(workdir)
     print(f"[demo] {len(smiles_list)} molecules, {len(proteins)} proteins, {args.molecules} 3D molecules, {failures} failures")
@@ -165,6 +168,24 @@ def _shards(tok, workdir: Path) -> int:
         print(f"[shards]   {prefix:<18} absent: {why}")
     print(f"[shards]   blend for Megatron's --data-path: {shards / 'blend.txt'}")
     return len(summary["absent_prefixes"])
+
+
+def _sft_corpus(workdir: Path) -> int:
+    """The demo SFT corpus (every task family, launch/configs/sft_data/demo.yaml): per-task counts
+    and one rendered record per category."""
+    from biomatrix_io.config import load_config
+    from data_pipeline.sft.build import SFTLayout, build
+    from data_pipeline.sft.config import SFTDataConfig
+    from data_pipeline.sft.report import examples_text, task_table
+    from launch.commands.sft_data import DEFAULT_CONFIG
+
+    config = load_config(SFTDataConfig, DEFAULT_CONFIG, [f"out={workdir / 'sft_data'}"])
+    manifest = build(config)
+    layout = SFTLayout(Path(config.out))
+    for line in [*task_table(manifest).splitlines(), "", *examples_text(layout.records).splitlines()]:
+        print(f"[sft-data] {line}")
+    print(f"[sft-data] packed shards: {layout.shards}; chat records per split and task: {layout.records}")
+    return sum(1 for counts in manifest["per_task"].values() if not counts["written"].get("train"))
 
 
 def _pretrain(workdir: Path) -> int:

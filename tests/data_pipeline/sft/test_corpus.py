@@ -14,6 +14,7 @@ from rdkit import Chem
 
 from data_pipeline.sft.rendered import parse_rendered
 from data_pipeline.sft.shards import PackedSplit
+from data_pipeline.sft.splits import protein_entity
 from data_pipeline.sft.tasks import families
 from data_pipeline.sft.tasks.base import placeholders
 from megatron_bio.tokenizer.segments import Modality
@@ -23,16 +24,23 @@ def _records(root: Path, split: str) -> list[dict]:
     return [json.loads(line) for path in sorted((root / "records" / split).glob("*.jsonl")) for line in open(path)]
 
 
-def _entities(record: dict) -> set[str]:
-    """Every molecule (InChIKey) and protein (sequence) a record holds, read back from its text."""
+def _key(smiles: str) -> str:
+    return "mol:" + Chem.MolToInchiKey(Chem.MolFromSmiles(smiles))
+
+
+def _entities(record: dict, table: dict) -> set[str]:
+    """Every molecule and protein a record holds, read back from its rendered text, keyed as the
+    split table keys them (InChIKey, sequence hash); a multi-fragment segment that is not one
+    entity (a reaction's reactants) counts each fragment."""
     found = set()
     for message in record["messages"]:
         for segment in parse_rendered(message["content"]):
             if segment.modality in (Modality.SMILES, Modality.SELFIES):
                 smiles = segment.value if segment.modality is Modality.SMILES else sf.decoder(segment.value)
-                found.add(Chem.MolToInchiKey(Chem.MolFromSmiles(smiles)))
+                whole = _key(smiles)
+                found.update([whole] if whole in table else map(_key, smiles.split(".")))
             elif segment.modality is Modality.PROTEIN:
-                found.add(segment.value)
+                found.add(protein_entity(segment.value))
     return found
 
 
@@ -55,11 +63,20 @@ def exported(corpus):
 
 
 def test_no_held_out_molecule_or_protein_appears_in_any_training_example(corpus):
+    """Read back from the records: a test entity is in no train or valid record of any task, a valid
+    entity in no train record; a record's split is the most held-out of its entities'."""
     root, _, _ = corpus
-    held_out = set().union(*(_entities(r) for r in _records(root, "test")))
-    trained = set().union(*(_entities(r) for split in ("train", "valid") for r in _records(root, split)))
-    assert len(held_out) > 50 and len(trained) > 500
-    assert not held_out & trained
+    table = json.loads((root / "work" / "splits.json").read_text())["table"]
+    rank = {"train": 0, "valid": 1, "test": 2}
+    seen = Counter()
+    for split in ("train", "valid", "test"):
+        for record in _records(root, split):
+            splits = {table[e] for e in _entities(record, table)}
+            seen.update(splits)
+            assert all(rank[s] <= rank[split] for s in splits), (record["id"], splits)
+            if splits and split != "train":
+                assert split in splits, (record["id"], splits)
+    assert seen["test"] > 100 and seen["train"] > 1000
 
 
 @pytest.mark.parametrize("name", sorted(families()))

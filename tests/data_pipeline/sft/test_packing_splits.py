@@ -9,7 +9,7 @@ import pytest
 
 from data_pipeline.sft.config import SplitConfig
 from data_pipeline.sft.packing import PACKERS, efficiency, pack
-from data_pipeline.sft.splits import example_split, molecule_entity, protein_entity, split_table
+from data_pipeline.sft.splits import example_split, molecule_entity, protein_entity, protein_groups, split_table
 
 
 @pytest.mark.parametrize("packer", sorted(PACKERS))
@@ -39,12 +39,14 @@ def test_scaffolds_and_protein_families_are_held_out_whole():
     lysozyme = "KVFGRCELAAAMKRHGLDNYRGYSLGNWVCAAKFESNFNTQATNRNTDGSTDYGILQINSRWWCNDGRTPGSRNLCNIPCSALLSSDITASVNCAKKIVSDGNGMNAWVAWRNRCKGTDVQAWIRGCRL"
     variant = lysozyme[:40] + "A" + lysozyme[41:90] + "G" + lysozyme[91:]
     unrelated = "MSTNPKPQRKTKRNTNRRPQDVKFPGGGQIVGGVYLLPRRGPRLGVRATRKTSERSQPRGRRQPIPKARRPEGRTWAQPGYPWPLYGNEGCGWAGWLLSPRGSRPSWGPTDPRRRSRNLGKVIDTLTCGFADLMGYIPLVGAPLGGAARALAHGVRVLEDGVNYATGNLPGCSFSIFLLALLSCLTVPASA"
-    proteins = {protein_entity(s): s for s in (lysozyme, variant, unrelated)}
+    proteins = protein_groups({protein_entity(s): s for s in (lysozyme, variant, unrelated)}, config.protein_identity)
+    assert proteins[protein_entity(lysozyme)] == proteins[protein_entity(variant)] != proteins[protein_entity(unrelated)]
+    groups = {**molecules, **proteins}
     for seed in range(20):
-        table = split_table(molecules, proteins, [], config, seed)
+        table = split_table(groups, [], config, seed)
         assert len({table[molecule_entity(s)[0]] for s in benzenes}) == 1
         assert table[protein_entity(lysozyme)] == table[protein_entity(variant)]
-    forced = split_table(molecules, proteins, [molecule_entity("c1ccccc1C")[0]], config, 0)
+    forced = split_table(groups, [molecule_entity("c1ccccc1C")[0]], config, 0)
     assert {forced[molecule_entity(s)[0]] for s in benzenes} == {"test"}
 
 
