@@ -129,12 +129,14 @@ def _origins(path: Optional[str | Path], data: dict, overrides: Sequence[str]) -
 
 
 def _origin(key: str, origins: dict[str, str]) -> str:
-    """The origin of `key`, else of its nearest section set as a whole, else the default."""
+    """The origin of `key`, else of its nearest section set as a whole, else of the values set
+    inside it (a section that exists only through them), else the default."""
     parts = key.split(".")
     for end in range(len(parts), 0, -1):
         if ".".join(parts[:end]) in origins:
             return origins[".".join(parts[:end])]
-    return "default"
+    inside = sorted({origin for known, origin in origins.items() if known.startswith(key + ".")})
+    return "; ".join(inside) if inside else "default"
 
 
 def load_config(cls: type[T], path: Optional[str | Path] = None, overrides: Iterable[str] = ()) -> T:

@@ -172,16 +172,18 @@ def _args(items: list[str]) -> str:
 
 @dataclass(frozen=True)
 class ArrayBuild:
-    """A data build run as Slurm arrays: its CLI command, its config class, its unit stages in order."""
+    """A data build run as Slurm jobs: its CLI command, its config class, and its steps in order:
+    a unit stage is an array (one task per unit); a `verb:` step is one task (the SFT split table,
+    computed once between two arrays); the merge comes last."""
 
     command: str
     config_class: str  # module:class
-    stages: tuple[str, ...]
+    steps: tuple[str, ...]
 
 
 ARRAY_BUILDS = {
     "shard": ArrayBuild("data", "data_pipeline.config:DataConfig", ("normalize", "compose")),
-    "sft-data": ArrayBuild("sft-data", "data_pipeline.sft.config:SFTDataConfig", ("normalize", "examples", "samples")),
+    "sft-data": ArrayBuild("sft-data", "data_pipeline.sft.config:SFTDataConfig", ("normalize", "examples", "verb:splits", "samples")),
 }
 
 
@@ -207,9 +209,15 @@ def array_build_scripts(config: SlurmConfig, kind: str = "shard") -> list[Script
     values = {"config": shlex.quote(job.config), "overrides": _args([f"--set={o}" for o in job.overrides]),
               "command": build.command}
     prefix = "biomatrix" if kind == "shard" else f"biomatrix-{kind}"
-    return [_render(kind, "unit", f"{prefix}-{stage}", job.resources, config.cluster,
-                    {**values, "data_stage": stage}, array) for stage in build.stages] + \
-        [_render(kind, "merge", f"{prefix}-merge", job.resources, config.cluster, values)]
+    scripts = []
+    for step in (*build.steps, "verb:merge"):
+        verb = step.partition("verb:")[2]
+        if verb:
+            scripts.append(_render(kind, "step", f"{prefix}-{verb}", job.resources, config.cluster, {**values, "verb": verb}))
+        else:
+            scripts.append(_render(kind, "unit", f"{prefix}-{step}", job.resources, config.cluster,
+                                   {**values, "data_stage": step}, array))
+    return scripts
 
 
 def shard_output(config: SlurmConfig) -> Path:

@@ -1,6 +1,7 @@
 """The README's examples, run as a newcomer runs them: every `sh` and `python` block, in order, in a
 folder laid out as a fresh clone after `make demo` (its `out/demo` made of the session's fixtures:
-the demo's data build, the tokenizer directory, QM9 conformers written as the demo writes them)."""
+the demo's data build and SFT corpus, the tokenizer directory, QM9 conformers written as the demo
+writes them)."""
 
 import itertools
 import os
@@ -36,7 +37,7 @@ def test_the_readme_has_runnable_examples_for_every_user():
 
 
 @pytest.fixture(scope="module")
-def clone(demo_build, hf_dir, tmp_path_factory):
+def clone(demo_build, sft_corpus, hf_dir, tmp_path_factory):
     """A working folder with the checkout's configs and .venv, and out/demo as `make demo` leaves it."""
     from rdkit import Chem
 
@@ -49,6 +50,7 @@ def clone(demo_build, hf_dir, tmp_path_factory):
     demo.mkdir(parents=True)
     (demo / "data").symlink_to(demo_build[2].parent)  # shards/ and work/, the plan a Slurm dry run reads
     (demo / "tokenizer").symlink_to(hf_dir)
+    (demo / "sft_data").symlink_to(sft_corpus[0].out)
     writer = Chem.SDWriter(str(demo / "molecules_3d.sdf"))
     for record in itertools.islice((r for r in molecules("qm9:test") if hasattr(r, "mol")), 3):
         writer.write(record.mol)

@@ -32,6 +32,10 @@ MISTAKES = {
                                             ["neither a checkpoint", "nor a checkpoint root"]),
     "an input that does not exist": (["convert", "megatron-to-hf", "--checkpoint", "{tmp}/none", "--out", "{tmp}/hf"],
                                      ["{tmp}/none: no such file or folder"]),
+    "an SFT task that is not a family": (["sft-data", "plan", "--set", "tasks.captioning.fraction=0.5"],
+                                         ["task 'captioning' is not a task family", "from --set tasks.captioning"]),
+    "an SFT task over an undefined source": (["sft-data", "plan", "--set", "tasks.molecule_captioning.sources=[chebi2]"],
+                                             ["reads source 'chebi2', which `sources` does not define"]),
 }
 
 

@@ -1,4 +1,4 @@
-"""`biomatrix sft-data plan|build|run-unit|merge|show`: real data and imported chat files -> the
+"""`biomatrix sft-data plan|build|run-unit|splits|merge|show`: real data and imported chat files -> the
 SFT corpus (packed Megatron shards for training, chat records per task and split for evaluation).
 
 The verbs are the `data` command's, over an SFT config (`launch/configs/sft_data/*.yaml`)."""
@@ -74,6 +74,19 @@ def _run_unit(args: argparse.Namespace) -> int:
     return 0
 
 
+def _splits(args: argparse.Namespace) -> int:
+    """The split table, once, after every unit's examples (a Slurm step between two arrays)."""
+    from data_pipeline.build import Layout
+    from data_pipeline.sft.build import SFTLayout, ensure_splits
+    from data_pipeline.units import plan, units_of
+
+    config = _load(args)
+    stored, _ = ensure_splits(config, units_of(plan(config, Layout(Path(config.out)).work, verify_inputs=False)))
+    print(json.dumps({"entities": stored["entities"], "examples": stored["examples"], "repeats": stored["repeats"]}, indent=1))
+    print(f"split table: {SFTLayout(Path(config.out)).splits}", file=sys.stderr)
+    return 0
+
+
 def _merge(args: argparse.Namespace) -> int:
     from data_pipeline.build import Layout
     from data_pipeline.sft.build import SFTLayout, merge
@@ -117,6 +130,7 @@ def register(stages: argparse._SubParsersAction) -> None:
     which = unit.add_mutually_exclusive_group()
     which.add_argument("--unit", help="unit id (see `plan`)")
     which.add_argument("--index", type=int, help="position in the plan (default: $SLURM_ARRAY_TASK_ID)")
+    command("splits", _splits, "the entity-to-split table and the training repeats, once, after every unit's examples")
     command("merge", _merge, "pack the finished units' samples; shards, records per task, manifest")
     show = command("show", _show, "the per-task table and one rendered record per category of a built corpus")
     show.add_argument("--split", choices=("train", "valid", "test"), default="train", help="records shown (default: %(default)s)")

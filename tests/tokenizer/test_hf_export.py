@@ -86,7 +86,7 @@ def test_chat_template_and_special_token_config(hf_dir):
         tokenize=False, add_generation_prompt=True,
     )
     assert prompt.startswith("<|im_start|>user\nDescribe <|mol_sfi_start|>[C][=O]<|mol_sfi_end|><|im_end|>")
-    assert prompt.endswith("<|im_start|>assistant\n")
+    assert prompt.endswith("<|im_start|>assistant\n") and "<think>" not in prompt  # plain ChatML: training = inference
     assert hf.convert_tokens_to_ids("<|mol_sfi_start|>") in hf(prompt)["input_ids"]
     config = json.loads((hf_dir / "tokenizer_config.json").read_text())
     assert "auto_map" not in config and config["tokenizer_class"] == "Qwen2Tokenizer"

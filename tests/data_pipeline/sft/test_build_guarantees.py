@@ -86,3 +86,18 @@ def test_bad_records_are_counted_per_task_with_their_reasons(small):
         counts = manifest["per_task"][task]
         assert counts["offered"] == counts["used"] + sum(counts["skipped"].values())
         assert sum(counts["written"].values()) > 5
+
+
+def test_slurm_runs_the_build_as_arrays_with_the_split_table_once_between_them(small):
+    from biomatrix_io.config import from_dict as slurm_config
+    from slurm.jobs import SlurmConfig, array_build_scripts
+
+    folder, alpaca, _ = small
+    config_path = folder / "slurm.yaml"
+    config_path.write_text(yaml.safe_dump(_config(folder / "one_worker", alpaca)))
+    scripts = array_build_scripts(slurm_config(SlurmConfig, {"sft_data": {"config": str(config_path)}}), "sft-data")
+    assert [s.name for s in scripts] == [f"biomatrix-sft-data-{step}" for step in ("normalize", "examples", "splits", "samples", "merge")]
+    units = len(json.loads((folder / "one_worker" / "work" / "plan.json").read_text())["units"])
+    assert [s.array for s in scripts] == [f"0-{units - 1}"] * 2 + [None, f"0-{units - 1}", None]
+    assert "sft-data run-unit" in scripts[1].text and "--stage examples" in scripts[1].text
+    assert "sft-data splits --config" in scripts[2].text and "sft-data merge --config" in scripts[4].text
