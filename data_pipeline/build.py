@@ -54,14 +54,20 @@ class Layout:
     def stage2(self, unit: Unit) -> tuple[Path, Path]:
         return self.work / "stage2" / unit.id, self.work / "stage2" / f"{unit.id}.done.json"
 
+    command = "data"  # the `biomatrix` command that runs this build's units
+
+    def outputs(self, unit: Unit, stage: str) -> tuple[Path, Path]:
+        """(output, done record) of a unit's stage."""
+        return {"normalize": self.stage1, "compose": self.stage2}[stage](unit)
+
 
 def finished(layout: Layout, unit: Unit, stage: str) -> dict:
     """A unit's done record; a clear error when a later step runs before it (an array task
     scheduled without its dependency)."""
-    path = (layout.stage1 if stage == "normalize" else layout.stage2)(unit)[1]
+    path = layout.outputs(unit, stage)[1]
     if not path.is_file():
         raise ConfigError(f"unit {unit.id} has not finished stage {stage!r} ({path} is missing): "
-                           f"run it first (biomatrix data run-unit --stage {stage} --unit {unit.id})")
+                           f"run it first (biomatrix {layout.command} run-unit --stage {stage} --unit {unit.id})")
     return json.loads(path.read_text())
 
 

@@ -49,16 +49,8 @@ PACKED_SPLITS = ("train", "valid")
 
 
 @dataclass(frozen=True)
-class SFTLayout:
-    root: Path
-
-    @property
-    def work(self) -> Path:
-        return self.root / "work"
-
-    @property
-    def shards(self) -> Path:
-        return self.root / "shards"
+class SFTLayout(Layout):
+    """A pretraining build's layout (plan, stage 1, shards) plus the SFT build's own folders."""
 
     @property
     def records(self) -> Path:
@@ -73,6 +65,11 @@ class SFTLayout:
 
     def samples(self, unit: Unit) -> tuple[Path, Path]:
         return self.work / "samples" / unit.id, self.work / "samples" / f"{unit.id}.done.json"
+
+    command = "sft-data"
+
+    def outputs(self, unit: Unit, stage: str) -> tuple[Path, Path]:
+        return {"normalize": self.stage1, "examples": self.examples, "samples": self.samples}[stage](unit)
 
 
 def _imported(config: SFTDataConfig, unit: Unit) -> bool:
@@ -138,7 +135,7 @@ def _document_entities(documents) -> dict[str, str]:
 
 def examples_hash(config: SFTDataConfig, unit: Unit, planned: dict) -> str:
     tasks = {name: asdict(t) for name, t in config.tasks.items() if unit.source in t.sources}
-    upstream = (finished(Layout(Path(config.out)), unit, "normalize")["config_hash"] if not _imported(config, unit)
+    upstream = (finished(SFTLayout(Path(config.out)), unit, "normalize")["config_hash"] if not _imported(config, unit)
                 else digest({"unit": asdict(unit), "inputs": [planned["checksums"][p] for p in unit.paths],
                              "source": config.sources[unit.source]}))
     return digest({"upstream": upstream, "tasks": tasks, "seed": config.seed, "code": _task_code_digest(),
@@ -148,7 +145,7 @@ def examples_hash(config: SFTDataConfig, unit: Unit, planned: dict) -> str:
 def _built_examples(config: SFTDataConfig, unit: Unit, counts: dict) -> Iterator[dict]:
     known = families()
     readers = [(name, known[name], entry) for name, entry in config.tasks.items() if unit.source in entry.sources]
-    for entity in read_entities(Layout(Path(config.out)).stage1(unit)[0]):
+    for entity in read_entities(SFTLayout(Path(config.out)).stage1(unit)[0]):
         for name, family, entry in readers:
             if not _selected(entity["key"], name, entry.fraction):
                 continue
@@ -228,7 +225,7 @@ def ensure_splits(config: SFTDataConfig, units: list[Unit]) -> tuple[dict, str]:
     """The split table and the training repeats per task, computed once from every unit's examples
     (written atomically; concurrent writers write the same bytes)."""
     layout = SFTLayout(Path(config.out))
-    hashes = [_finished(layout, u, "examples")["config_hash"] for u in units]
+    hashes = [finished(layout, u, "examples")["config_hash"] for u in units]
     key = digest({"examples": hashes, "splits": config.splits, "mix": config.mix, "weights": {n: t.weight for n, t in config.tasks.items()},
                   "seed": config.seed})
     if layout.splits.is_file():
@@ -284,7 +281,7 @@ def _draws(example_id: str, repeats: float, seed: int) -> int:
 # Samples -----------------------------------------------------------------------------------------
 def samples_hash(config: SFTDataConfig, unit: Unit, splits_hash: str) -> str:
     layout = SFTLayout(Path(config.out))
-    return digest({"examples": _finished(layout, unit, "examples")["config_hash"], "splits": splits_hash,
+    return digest({"examples": finished(layout, unit, "examples")["config_hash"], "splits": splits_hash,
                    "tokenizer": tokenizer_fingerprint(config), "sequence_length": config.sequence_length,
                    "system": config.system_prompt, "seed": config.seed, "version": [PIPELINE_VERSION, SFT_VERSION]})
 
@@ -411,16 +408,6 @@ def _write_samples(folder: Path, arrays: dict, records: dict) -> None:
     os.rename(temporary, folder)
 
 
-def _finished(layout: SFTLayout, unit: Unit, stage: str) -> dict:
-    from biomatrix_io.config import ConfigError
-
-    path = (layout.examples if stage == "examples" else layout.samples)(unit)[1]
-    if not path.is_file():
-        raise ConfigError(f"unit {unit.id} has not finished stage {stage!r} ({path} is missing): "
-                          f"run it first (biomatrix sft-data run-unit --stage {stage} --unit {unit.id})")
-    return json.loads(path.read_text())
-
-
 # Merge -------------------------------------------------------------------------------------------
 def task_order(config: SFTDataConfig, names: set[str]) -> list[str]:
     """Task ids: the configured families' tasks in registry order, then imported tasks by name."""
@@ -454,8 +441,8 @@ def merge(config: SFTDataConfig, planned: dict) -> dict:
     layout = SFTLayout(Path(config.out))
     units = units_of(planned)
     stored, _ = ensure_splits(config, units)
-    examples_done = {u.id: _finished(layout, u, "examples") for u in units}
-    samples_done = {u.id: _finished(layout, u, "samples") for u in units}
+    examples_done = {u.id: finished(layout, u, "examples") for u in units}
+    samples_done = {u.id: finished(layout, u, "samples") for u in units}
     names = {t for d in examples_done.values() for t in d["tasks"]} | {t for d in samples_done.values() for t in d["tasks"]}
     order = task_order(config, names)
     global_id = {name: i for i, name in enumerate(order)}
@@ -526,7 +513,7 @@ def _manifest(config: SFTDataConfig, order: list[str], per_task: dict, splits: d
                       "category": family.category if family else "imported", "metric": family.metric if family else None,
                       "templates": len(family.templates) if family else 0,
                       "description": family.description if family else "imported chat records"})
-    layout = Layout(Path(config.out))
+    layout = SFTLayout(Path(config.out))
     sources: dict[str, dict] = {}
     for unit in units:
         if _imported(config, unit):

@@ -50,10 +50,14 @@ def _fetch_demo(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> int:
+    return print_plan(_load(args))
+
+
+def print_plan(config) -> int:
+    """(Re)plan a build's units and print one line per unit: id, source, file[entries]."""
     from data_pipeline.build import Layout
     from data_pipeline.units import plan
 
-    config = _load(args)
     planned = plan(config, Layout(Path(config.out)).work)
     for unit in planned["units"]:
         spans = ", ".join(f"{Path(g['path']).name}[{g['start']}:{g['stop']}]" for g in unit["segments"])
@@ -73,27 +77,32 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _run_unit(args: argparse.Namespace) -> int:
-    """One unit, named or by position in the plan (a Slurm array task passes SLURM_ARRAY_TASK_ID)."""
     from data_pipeline.build import Layout, run_unit
+
+    return run_one_unit(args, _load(args), Layout, run_unit)
+
+
+def run_one_unit(args: argparse.Namespace, config, layout_class, run_unit) -> int:
+    """One unit of a build, named or by position in the plan (a Slurm array task passes
+    SLURM_ARRAY_TASK_ID), in one torch thread; its done record on stdout, its files on stderr."""
     from data_pipeline.units import plan, units_of
 
-    config = _load(args)
-    layout = Layout(Path(config.out))
+    layout = layout_class(Path(config.out))
+    units = units_of(plan(config, layout.work, verify_inputs=False))
     unit_id = args.unit
     if unit_id is None:
         index = args.index if args.index is not None else os.environ.get("SLURM_ARRAY_TASK_ID")
         if index is None:
             raise SystemExit("run-unit: give --unit, --index or SLURM_ARRAY_TASK_ID")
-        units = plan(config, layout.work, verify_inputs=False)["units"]
         if not 0 <= int(index) < len(units):
             raise SystemExit(f"run-unit: index {index} outside the plan's {len(units)} units")
-        unit_id = units[int(index)]["id"]
+        unit_id = units[int(index)].id
     import torch
 
     torch.set_num_threads(1)
     print(json.dumps(run_unit(config, args.stage, unit_id), indent=1))
-    unit = next(u for u in units_of(plan(config, layout.work, verify_inputs=False)) if u.id == unit_id)
-    output, done = (layout.stage1 if args.stage == "normalize" else layout.stage2)(unit)
+    unit = next(u for u in units if u.id == unit_id)
+    output, done = layout.outputs(unit, args.stage)
     print(f"unit {unit_id} ({args.stage}): wrote {output}, {done}", file=sys.stderr)
     return 0
 

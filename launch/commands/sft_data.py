@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from pathlib import Path
 
 from launch.commands import config_command, load
+from launch.commands.data import print_plan, run_one_unit
 
 CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "sft_data"
 DEFAULT_CONFIG = CONFIGS / "demo.yaml"
@@ -24,16 +24,7 @@ def _load(args: argparse.Namespace):
 
 
 def _plan(args: argparse.Namespace) -> int:
-    from data_pipeline.build import Layout
-    from data_pipeline.units import plan
-
-    config = _load(args)
-    planned = plan(config, Layout(Path(config.out)).work)
-    for unit in planned["units"]:
-        spans = ", ".join(f"{Path(g['path']).name}[{g['start']}:{g['stop']}]" for g in unit["segments"])
-        print(f"{unit['id']}\t{unit['source']}\t{spans}")
-    print(f"{len(planned['units'])} units; plan: {Layout(Path(config.out)).work / 'plan.json'}", file=sys.stderr)
-    return 0
+    return print_plan(_load(args))
 
 
 def _build(args: argparse.Namespace) -> int:
@@ -52,26 +43,9 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _run_unit(args: argparse.Namespace) -> int:
-    """One unit, named or by position in the plan (a Slurm array task passes SLURM_ARRAY_TASK_ID)."""
-    from data_pipeline.build import Layout
-    from data_pipeline.sft.build import run_unit
-    from data_pipeline.units import plan
+    from data_pipeline.sft.build import SFTLayout, run_unit
 
-    config = _load(args)
-    unit_id = args.unit
-    if unit_id is None:
-        index = args.index if args.index is not None else os.environ.get("SLURM_ARRAY_TASK_ID")
-        if index is None:
-            raise SystemExit("run-unit: give --unit, --index or SLURM_ARRAY_TASK_ID")
-        units = plan(config, Layout(Path(config.out)).work, verify_inputs=False)["units"]
-        if not 0 <= int(index) < len(units):
-            raise SystemExit(f"run-unit: index {index} outside the plan's {len(units)} units")
-        unit_id = units[int(index)]["id"]
-    import torch
-
-    torch.set_num_threads(1)
-    print(json.dumps(run_unit(config, args.stage, unit_id), indent=1))
-    return 0
+    return run_one_unit(args, _load(args), SFTLayout, run_unit)
 
 
 def _splits(args: argparse.Namespace) -> int:
