@@ -155,7 +155,8 @@ def _tokenizers(config, records: list[dict], root: Path) -> dict:
     from transformers import AutoTokenizer
 
     from data_pipeline.build import build_tokenizer
-    from data_pipeline.sft.render import ChatEncoder, RecordRejected
+    from data_pipeline.sft.content import Rejected
+    from data_pipeline.sft.render import ChatEncoder
     from megatron_bio.tokenizer.hf_export import write_hf_tokenizer_dir
 
     tokenizer = build_tokenizer(config)
@@ -175,7 +176,7 @@ def _tokenizers(config, records: list[dict], root: Path) -> dict:
     ours_s = clock() - start
     tokens = []
     for record, ids, prompt, samples in zip(records, full, prompts, ours):
-        assert not isinstance(samples, RecordRejected), (record["id"], samples)
+        assert not isinstance(samples, Rejected), (record["id"], samples)
         [sample] = samples  # one assistant turn per built record
         assert sample.tokens.tolist() == ids, f"{record['id']}: ids differ from apply_chat_template"
         assert int(np.argmax(sample.loss_mask)) == len(prompt) and ids[:len(prompt)] == prompt, record["id"]

@@ -14,14 +14,14 @@ computed downstream), and SMILES are canonicalized in stage 1.
 from __future__ import annotations
 
 import csv
-import io
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Optional, Union
 
-from biomatrix_io.files import first_line, open_text, undecodable
-from biomatrix_io.readers.entries import terminated_entries
+from biomatrix_io.files import first_line
+from biomatrix_io.readers.sdf import sdf_molecules
+from biomatrix_io.readers.tables import table_rows
 from biomatrix_io.records import MoleculeRecord, Provenance, Rejection
 
 Read = Union[MoleculeRecord, Rejection]
@@ -128,59 +128,28 @@ def read_table(path: str | Path, layout: str) -> Iterator[Read]:
     rejection (bad UTF-8, a field count the header does not allow, CSV syntax, an empty SMILES, a
     missing or malformed value); a table without the layout's columns is one file-level rejection."""
     table, path = LAYOUTS[layout], Path(path)
-    with open_text(path, newline="") as handle:
-        rows = csv.reader(handle, delimiter=table.delimiter, quoting=table.quoting)
-        header = list(table.header) if table.header else next(rows, [])
-        missing = [column for column in table.columns if column not in header]
-        if missing:
-            yield Rejection(Provenance(str(path), "file", path.name), f"no column {missing} (columns: {str(header)[:200]})")
-            return
-        while True:
-            line = rows.line_num + 1  # where the row starts (a quoted field may span lines)
-            provenance = Provenance(str(path), f"line {line}", f"{path.name}:{line}")
-            try:
-                fields = next(rows)
-            except StopIteration:
-                return
-            except csv.Error as error:
-                yield Rejection(provenance, f"CSV: {error}")
-                continue
-            if not fields:  # a blank line is not an entry
-                continue
-            if any(undecodable(cell) for cell in fields):
-                yield Rejection(provenance, "bad UTF-8")
-            elif len(fields) < len(header) or (len(fields) > len(header) and not table.extra_columns):
-                yield Rejection(provenance, f"{len(fields)} fields where the header has {len(header)}")
-            else:
-                row = dict(zip(header, fields))
-                yield _record(table, row, _named(table, row, provenance), (row[table.smiles] or "").strip())
+    rows = table_rows(path, table.columns, table.delimiter, table.quoting, table.header, table.extra_columns)
+    for item in rows:
+        if isinstance(item, Rejection):
+            yield item
+            continue
+        provenance, row = item
+        yield _record(table, row, _named(table, row, provenance), (row[table.smiles] or "").strip())
 
 
 def read_sdf_table(path: str | Path, layout: str) -> Iterator[Read]:
     """SDF records (2D or 3D, optionally gzipped) of one of `LAYOUTS` as SMILES-level records: the
     structure is read by RDKit and written as SMILES, the data fields become the name and the
-    properties. A record is the text up to its `$$$$` line (text after the last one is a record
-    too); one that holds a byte that is not UTF-8, that RDKit cannot read, or that lacks a required
-    value is one rejection, and the records after it are still read."""
-    from rdkit import Chem, RDLogger
+    properties. Each record is one entry (`sdf_molecules`): one that is not UTF-8, that RDKit
+    cannot read, or that lacks a required value is one rejection, and the records after it are
+    still read."""
+    from rdkit import Chem
 
-    RDLogger.DisableLog("rdApp.*")
     table, path = LAYOUTS[layout], Path(path)
-    with open_text(path) as handle:
-        for index, (line, lines) in enumerate(terminated_entries(handle, "$$$$"), start=1):
-            provenance = Provenance(str(path), f"record {index} (line {line})", f"{path.name}:{index}")
-            if any(undecodable(text) for text in lines):
-                yield Rejection(provenance, "invalid UTF-8 byte in the record")
-                continue
-            block = io.BytesIO("".join(lines).encode("utf-8"))
-            try:
-                mol = next(Chem.ForwardSDMolSupplier(block, sanitize=True), None)
-            except Exception as error:  # RDKit raises several unrelated types; the next record is readable
-                yield Rejection(provenance, "RDKit: " + first_line(error))
-                continue
-            if mol is None:
-                yield Rejection(provenance, "RDKit cannot parse the record")
-                continue
-            row = {key: mol.GetProp(key) for key in mol.GetPropNames()}  # as written, not RDKit's guess of a type
-            provenance = _named(table, row, provenance)
-            yield _record(table, row, provenance, Chem.MolToSmiles(mol))
+    for item in sdf_molecules(path):
+        if isinstance(item, Rejection):
+            yield item
+            continue
+        provenance, mol = item
+        row = {key: mol.GetProp(key) for key in mol.GetPropNames()}  # as written, not RDKit's guess of a type
+        yield _record(table, row, _named(table, row, provenance), Chem.MolToSmiles(mol))

@@ -5,51 +5,20 @@ only parse: SMILES are canonicalized in stage 1 (`data_pipeline.normalize`)."""
 
 from __future__ import annotations
 
-import csv
 import math
 import re
 from functools import lru_cache
 from pathlib import Path
 from typing import Iterator, Optional, Union
 
-from biomatrix_io.files import open_text, undecodable
+from biomatrix_io.readers.tables import Row, table_rows
 from biomatrix_io.records import AffinityRecord, Provenance, Rejection
 
 Read = Union[AffinityRecord, Rejection]
 
-def _table_rows(path: Path, required: list[str]) -> Iterator[Union[tuple[int, dict[str, str]], Rejection]]:
-    """(line, row) for every well-formed data row of a CSV/TSV table (optionally gzipped), a
-    `Rejection` for every malformed one (bad UTF-8, wrong field count, CSV syntax), or a single
-    file-level `Rejection` when the header lacks a required column."""
-    with open_text(path, newline="") as handle:
-        reader = csv.reader(handle, dialect="excel-tab" if ".tsv" in path.suffixes else "excel")
-        try:
-            header = next(reader, [])
-        except csv.Error as error:
-            yield Rejection(Provenance(str(path), "file", path.name), f"CSV header: {error}")
-            return
-        missing = [column for column in required if column not in header]
-        if missing:
-            yield Rejection(Provenance(str(path), "file", path.name), f"no column {missing} (columns: {header})")
-            return
-        while True:
-            line = reader.line_num + 1  # where the row starts (a quoted field may span lines)
-            provenance = Provenance(str(path), f"line {line}", f"{path.name}:{line}")
-            try:
-                row = next(reader)
-            except StopIteration:
-                return
-            except csv.Error as error:
-                yield Rejection(provenance, f"CSV: {error}")
-                continue
-            if not row:  # a blank line is not an entry
-                continue
-            if any(undecodable(cell) for cell in row):
-                yield Rejection(provenance, "bad UTF-8")
-            elif len(row) != len(header):
-                yield Rejection(provenance, f"{len(row)} fields where the header has {len(header)}")
-            else:
-                yield line, dict(zip(header, row))
+def _rows(path: Path, required: list[str]) -> Iterator[Union[Row, Rejection]]:
+    """The rows of an interaction table: tab-separated when its name says `.tsv`, else CSV."""
+    return table_rows(path, required, delimiter="\t" if ".tsv" in path.suffixes else ",")
 
 
 def _affinity(
@@ -86,12 +55,11 @@ def read_affinity_table(
     number; malformed rows."""
     path = Path(path)
     optional = [c for c in (sequence_column, target_column) if c]
-    for item in _table_rows(path, [smiles_column, value_column, unit_column, measure_column, *optional]):
+    for item in _rows(path, [smiles_column, value_column, unit_column, measure_column, *optional]):
         if isinstance(item, Rejection):
             yield item
             continue
-        line, row = item
-        provenance = Provenance(str(path), f"line {line}", f"{path.name}:{line}")
+        provenance, row = item
         yield _affinity(
             provenance,
             row[smiles_column],
@@ -162,12 +130,11 @@ def read_moleculeace(path: str | Path, target_sequences: bool = False) -> Iterat
     accession, name = MOLECULEACE_TARGETS.get(chembl_id, (chembl_id, ""))
     target = f"{name} (UniProt {accession})" if name else accession
     sequence = moleculeace_target_sequences().get(accession) if target_sequences else None
-    for item in _table_rows(path, ["smiles", "exp_mean [nM]"]):
+    for item in _rows(path, ["smiles", "exp_mean [nM]"]):
         if isinstance(item, Rejection):
             yield item
             continue
-        line, row = item
-        provenance = Provenance(str(path), f"line {line}", f"{path.name}:{line}")
+        provenance, row = item
         yield _affinity(provenance, row["smiles"], sequence, row["exp_mean [nM]"], "nM", measure, target)
 
 

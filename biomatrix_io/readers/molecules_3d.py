@@ -9,7 +9,6 @@ atoms (a methyl's hydrogens) by input index, so the structure tokens depend on i
 from __future__ import annotations
 
 import csv
-import io
 import json
 import math
 import re
@@ -18,9 +17,9 @@ from typing import Iterator, Union
 
 import numpy as np
 
-from biomatrix_io.files import first_line, open_text, undecodable
-from biomatrix_io.readers.entries import terminated_entries
+from biomatrix_io.files import first_line, open_text
 from biomatrix_io.readers.molecules import element_symbols
+from biomatrix_io.readers.sdf import sdf_molecules
 from biomatrix_io.records import Molecule3DRecord, Provenance, Rejection
 
 Read3D = Union[Molecule3DRecord, Rejection]
@@ -124,38 +123,20 @@ def read_qm9_3d(path: str | Path) -> Iterator[Read3D]:
 
 
 def read_sdf(path: str | Path) -> Iterator[Read3D]:
-    """SDF records with 3D coordinates (optionally gzipped); implicit hydrogens are added with
-    coordinates.
+    """SDF records with 3D coordinates (optionally gzipped), hydrogens as the file has them and
+    implicit ones added with coordinates. Each record is one entry (`sdf_molecules`): a record, or
+    a rejection when it is not UTF-8, RDKit cannot read it, or it has no 3D coordinates."""
+    from rdkit import Chem
 
-    A record is the text up to and including its `$$$$` line; text after the last `$$$$` (a record
-    without its terminator: a truncated file) is a record too, and blank text between records is
-    not one. Each record is parsed on its own, so that one that holds a byte that is not UTF-8 or
-    that RDKit cannot read is one rejection and the records after it are still read."""
-    from rdkit import Chem, RDLogger
-
-    RDLogger.DisableLog("rdApp.*")
-    path = Path(path)
-    with open_text(path) as handle:
-        for index, (line, lines) in enumerate(terminated_entries(handle, "$$$$"), start=1):
-            provenance = Provenance(str(path), f"record {index} (line {line})", f"{path.name}:{index}")
-            bad = next((k for k, text in enumerate(lines) if undecodable(text)), None)
-            if bad is not None:
-                where = "the name line" if bad == 0 else f"line {bad + 1} of the record"
-                yield Rejection(provenance, f"invalid UTF-8 byte in {where}")
-                continue
-            block = io.BytesIO("".join(lines).encode("utf-8"))
-            try:
-                mol = next(Chem.ForwardSDMolSupplier(block, removeHs=False, sanitize=True), None)
-            except Exception as error:  # RDKit raises several unrelated types; the next record is readable
-                yield Rejection(provenance, "RDKit: " + first_line(error))
-                continue
-            if mol is None:
-                yield Rejection(provenance, "RDKit cannot parse the record")
-                continue
-            name = mol.GetProp("_Name") if mol.HasProp("_Name") else ""
-            if name:
-                provenance = Provenance(provenance.path, provenance.location, name)
-            if mol.GetNumConformers() == 0 or not mol.GetConformer().Is3D():
-                yield Rejection(provenance, "no 3D coordinates")
-                continue
-            yield Molecule3DRecord(provenance, Chem.AddHs(mol, addCoords=True), name or None)
+    for item in sdf_molecules(Path(path), remove_hs=False):
+        if isinstance(item, Rejection):
+            yield item
+            continue
+        provenance, mol = item
+        name = mol.GetProp("_Name") if mol.HasProp("_Name") else ""
+        if name:
+            provenance = Provenance(provenance.path, provenance.location, name)
+        if mol.GetNumConformers() == 0 or not mol.GetConformer().Is3D():
+            yield Rejection(provenance, "no 3D coordinates")
+            continue
+        yield Molecule3DRecord(provenance, Chem.AddHs(mol, addCoords=True), name or None)

@@ -38,7 +38,8 @@ from ..units import PIPELINE_VERSION, Unit, digest, plan, read_done, units_of, w
 from .config import SPLITS, SFTDataConfig
 from .importers import IMPORT_READERS
 from .packing import efficiency, pack
-from .render import ChatEncoder, RecordRejected
+from .content import Rejected
+from .render import ChatEncoder
 from .shards import write_split
 from .splits import example_split, molecule_entity, protein_entity, protein_groups, split_table
 from .tasks import families
@@ -341,7 +342,7 @@ def run_samples(config: SFTDataConfig, unit: Unit, units: list[Unit]) -> dict:
         for example, split, draws in batch:
             encoded = [next(results) for _ in draws]
             tally = tasks[example["task"]]
-            rejected = next((r for r in encoded if isinstance(r, RecordRejected)), None)
+            rejected = next((r for r in encoded if isinstance(r, Rejected)), None)
             if rejected is not None:  # an example trains with all its draws or not at all
                 tally["rejected"][reason_group(str(rejected))] += 1
                 continue
@@ -364,7 +365,7 @@ def run_samples(config: SFTDataConfig, unit: Unit, units: list[Unit]) -> dict:
         draws = _draws(example["id"], stored["repeats"].get(example["task"], 1.0), config.seed) if split == "train" else 1
         try:
             conversations = [(t, encoder.messages(m)) for t, m in _conversations(config, example, draws)]
-        except RecordRejected as error:
+        except Rejected as error:
             tasks[example["task"]]["rejected"][reason_group(str(error))] += 1
             continue
         batch.append((example, split, conversations))

@@ -22,17 +22,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator, Mapping, Optional, Union
 
-import selfies as sf
-from rdkit import Chem, RDLogger
+from rdkit import RDLogger
 
 from biomatrix_io.config import ConfigError
 from biomatrix_io.files import open_text
 from biomatrix_io.records import Provenance, Rejection
-from megatron_bio.tokenizer.families import RESIDUES
 from megatron_bio.tokenizer.segments import Document, Modality, Segment
 
+from .content import Rejected, check_segment, check_turns
 from .records import ChatRecord
-from .rendered import RenderedError, parse_rendered, unknown_wrapper
+from .rendered import RenderedError, parse_rendered
 
 RDLogger.DisableLog("rdApp.*")
 
@@ -42,12 +41,9 @@ Read = Union[ChatRecord, Rejection]
 IMPORT_READERS = frozenset({"alpaca", "sharegpt", "smolinstruct", "mol_instructions", "biomatrix_sft"})
 
 
-class Bad(ValueError):
-    """An entry of the right format that cannot be a record; the message is the rejection reason."""
 
 
 # Strings to segments ---------------------------------------------------------------------------
-_RESIDUES = frozenset(letter for letter, _ in RESIDUES)
 _SELFIES_LIKE = re.compile(r"(?:\[[^\[\]\s]+\]|\.)+")
 _FENCE = re.compile(r"```[^\n`]*\n(.*?)\n?```", re.DOTALL)
 _WHITESPACE = re.compile(r"\s")
@@ -59,30 +55,15 @@ def _text(value: str) -> Segment:
 
 
 def _smiles(value: str) -> Segment:
-    if _WHITESPACE.search(value):
-        raise Bad(f"SMILES {value[:60]!r} holds whitespace")
-    if Chem.MolFromSmiles(value) is None:
-        raise Bad(f"SMILES {value[:60]!r} that RDKit cannot parse")
-    return Segment(Modality.SMILES, value)
+    return check_segment(Segment(Modality.SMILES, value))
 
 
 def _selfies(value: str) -> Segment:
-    try:
-        decoded = sf.decoder(value)
-    except sf.DecoderError as error:
-        raise Bad(f"SELFIES {value[:60]!r} that selfies cannot decode: {str(error).splitlines()[0][:80]}") from None
-    if not decoded or Chem.MolFromSmiles(decoded) is None:
-        raise Bad(f"SELFIES {value[:60]!r} that decodes to no molecule RDKit parses")
-    return Segment(Modality.SELFIES, value)
+    return check_segment(Segment(Modality.SELFIES, value))
 
 
 def _protein(value: str) -> Segment:
-    if not value:
-        raise Bad("empty protein span")
-    bad = sorted(set(value) - _RESIDUES)
-    if bad:
-        raise Bad(f"protein span with non-residue characters {''.join(bad)[:20]!r}")
-    return Segment(Modality.PROTEIN, value)
+    return check_segment(Segment(Modality.PROTEIN, value))
 
 
 def _plain(value: str) -> Document:
@@ -118,7 +99,7 @@ def _smol_tagged(value: str) -> Document:
     for match in _SMOL_SPAN.finditer(value):
         inner = match.group(2).strip()
         if not inner:
-            raise Bad(f"empty <{match.group(1)}> span")
+            raise Rejected(f"empty <{match.group(1)}> span")
         _refuse_tags(value[position:match.start()])
         modality = SMOL_TAGS[match.group(1)]
         if modality is Modality.TEXT:
@@ -133,7 +114,7 @@ def _refuse_tags(text: str) -> None:
     match = _TAG_LIKE.search(text)
     if match is not None:
         declared = match.group().strip("</>") in SMOL_TAGS
-        raise Bad(f"unbalanced tag {match.group()}" if declared else f"unmapped tag {match.group()}")
+        raise Rejected(f"unbalanced tag {match.group()}" if declared else f"unmapped tag {match.group()}")
 
 
 # A bare field of fewer capitals may be an acronym ("ATP", "DNA"), not a sequence.
@@ -175,7 +156,7 @@ def _rendered(value: str) -> Document:
     try:
         return parse_rendered(value)
     except RenderedError as error:
-        raise Bad(str(error)) from None
+        raise Rejected(str(error)) from None
 
 
 CONTENT: dict[str, Callable[[str], Document]] = {
@@ -353,7 +334,7 @@ def _read(path: Path, layouts: tuple[Format, ...], task: Optional[str]) -> Itera
         provenance = _provenance(entry, chosen, provenance)
         try:
             yield _record(entry, chosen, provenance, task)
-        except Bad as error:
+        except Rejected as error:
             yield Rejection(provenance, str(error))
 
 
@@ -439,14 +420,16 @@ def _record(entry: dict, fmt: Format, provenance: Provenance, task: Optional[str
     for i, (role, document) in enumerate(turns, start=1):
         segments = _merge(document)
         for segment in segments:
-            foreign = unknown_wrapper(segment.value) if segment.modality is Modality.TEXT else None
-            if foreign is not None:
-                raise Bad(f"turn {i}: unknown modality wrapper {foreign!r}")
+            if segment.modality is Modality.TEXT:
+                try:
+                    check_segment(segment)
+                except Rejected as error:
+                    raise Rejected(f"turn {i}: {error}") from None
         messages.append((role, segments))
-    _check_turns(messages)
+    check_turns(messages)
     nested = entry.get(fmt.nested) if fmt.nested else None
     if nested is not None and not isinstance(nested, dict):
-        raise Bad(f"{fmt.nested!r} is {type(nested).__name__}, not an object")
+        raise Rejected(f"{fmt.nested!r} is {type(nested).__name__}, not an object")
     nested = nested or {}
     meta = {"format": fmt.name, **{k: entry[k] for k in fmt.meta_keys if k in entry},
             **{k: v for k, v in nested.items() if k not in ("task", "split")}}
@@ -470,19 +453,19 @@ def _field(entry: dict, key: Optional[str]) -> Optional[str]:
     if value is None:
         return None
     if not isinstance(value, str):
-        raise Bad(f"{key!r} is {type(value).__name__}, not text")
+        raise Rejected(f"{key!r} is {type(value).__name__}, not text")
     return value or None
 
 
 def _content(value: object, what: str, scheme: str) -> Document:
     if value is None:
-        raise Bad(f"{what}: missing")
+        raise Rejected(f"{what}: missing")
     if not isinstance(value, str):
-        raise Bad(f"{what}: non-text content ({type(value).__name__})")
+        raise Rejected(f"{what}: non-text content ({type(value).__name__})")
     try:
         return CONTENT[scheme](value)
-    except Bad as error:
-        raise Bad(f"{what}: {error}") from None
+    except Rejected as error:
+        raise Rejected(f"{what}: {error}") from None
 
 
 def _system_turn(entry: dict, fmt: Format) -> list:
@@ -497,10 +480,10 @@ def _column_turns(entry: dict, fmt: Format) -> list:
     history = entry.get(fmt.history) if fmt.history else None
     if history is not None:
         if not isinstance(history, list):
-            raise Bad(f"{fmt.history!r} is {type(history).__name__}, not a list of [user, assistant] pairs")
+            raise Rejected(f"{fmt.history!r} is {type(history).__name__}, not a list of [user, assistant] pairs")
         for n, pair in enumerate(history, start=1):
             if not isinstance(pair, list) or len(pair) != 2:
-                raise Bad(f"{fmt.history!r} item {n} is not a [user, assistant] pair")
+                raise Rejected(f"{fmt.history!r} item {n} is not a [user, assistant] pair")
             turns += [("user", _content(pair[0], f"{fmt.history!r} item {n} user", fmt.scheme)),
                       ("assistant", _content(pair[1], f"{fmt.history!r} item {n} assistant", fmt.scheme))]
     prompt: Document = []
@@ -517,35 +500,19 @@ def _column_turns(entry: dict, fmt: Format) -> list:
 def _message_turns(entry: dict, fmt: Format) -> list:
     listed = entry.get(fmt.messages)
     if listed is None:
-        raise Bad(f"no {fmt.messages!r} list")
+        raise Rejected(f"no {fmt.messages!r} list")
     if not isinstance(listed, list):
-        raise Bad(f"{fmt.messages!r} is {type(listed).__name__}, not a list of messages")
+        raise Rejected(f"{fmt.messages!r} is {type(listed).__name__}, not a list of messages")
     turns = _system_turn(entry, fmt)
     for i, message in enumerate(listed, start=1):
         if not isinstance(message, dict):
-            raise Bad(f"message {i} is {type(message).__name__}, not an object")
+            raise Rejected(f"message {i} is {type(message).__name__}, not an object")
         if message.get(fmt.role_key) is None:
-            raise Bad(f"message {i}: missing role ({fmt.role_key!r})")
+            raise Rejected(f"message {i}: missing role ({fmt.role_key!r})")
         role = fmt.roles.get(message[fmt.role_key]) if isinstance(message[fmt.role_key], str) else None
         if role is None:
-            raise Bad(f"message {i}: unknown role {message[fmt.role_key]!r} (known: {sorted(fmt.roles)})")
+            raise Rejected(f"message {i}: unknown role {message[fmt.role_key]!r} (known: {sorted(fmt.roles)})")
         turns.append((role, _content(message.get(fmt.content_key), f"message {i}", fmt.scheme)))
     return turns
 
 
-def _check_turns(messages: list) -> None:
-    """A system turn only first; then user and assistant alternating, from a user turn to an
-    assistant turn; no empty turn."""
-    roles = [role for role, _ in messages]
-    if "assistant" not in roles:
-        raise Bad("no assistant turn")
-    body = roles[1:] if roles[0] == "system" else roles
-    for i, (role, segments) in enumerate(messages, start=1):
-        if not segments or all(s.modality is Modality.TEXT and not s.value.strip() for s in segments):
-            raise Bad(f"turn {i}: empty {'answer' if role == 'assistant' else role + ' turn'}")
-    for n, role in enumerate(body):
-        expected = "user" if n % 2 == 0 else "assistant"
-        if role != expected:
-            raise Bad(f"turn {n + 1 + len(roles) - len(body)}: a {role} turn out of order ({expected} expected)")
-    if body[-1] != "assistant":
-        raise Bad(f"turn {len(roles)}: a user turn without an answer")

@@ -9,7 +9,7 @@ from typing import Optional
 from biomatrix_io.records import Provenance
 from megatron_bio.tokenizer.segments import Segment
 
-ROLES = ("system", "user", "assistant")
+from .content import ROLES
 
 Turn = tuple[str, tuple[Segment, ...]]
 

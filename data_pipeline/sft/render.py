@@ -16,62 +16,28 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
-import selfies as sf
-from rdkit import Chem
 
 from megatron_bio.tokenizer.chat_template import TURN_END, render_chat
 from megatron_bio.tokenizer.errors import TokenizationError
-from megatron_bio.tokenizer.segments import Document, Modality
+from megatron_bio.tokenizer.segments import Document
 from megatron_bio.tokenizer.unified import BioMatrixTokenizer
 
-from .records import ROLES
-from .rendered import unknown_wrapper
-
-
-
-class RecordRejected(ValueError):
-    """A record (or one of its samples) that cannot be trained on; the message is the reason."""
-
+from .content import Rejected, check_segment, check_turns
 
 Messages = Sequence[tuple[str, Document]]
 
 
-def check_roles(messages: Messages) -> None:
-    roles = [role for role, _ in messages]
-    unknown = [r for r in roles if r not in ROLES]
-    if unknown:
-        raise RecordRejected(f"unknown role {unknown[0]!r} (roles are {', '.join(ROLES)})")
-    body = roles[1:] if roles and roles[0] == "system" else roles
-    if "system" in body:
-        raise RecordRejected("a system message after the first message")
-    if not body or body[-1] != "assistant":
-        raise RecordRejected("the conversation does not end with an assistant turn")
-    expected = ["user", "assistant"] * (len(body) // 2)
-    if body != expected:
-        raise RecordRejected(f"turns are not user/assistant alternating: {'/'.join(body)[:80]}")
-
-
 def check_document(tokenizer: BioMatrixTokenizer, document: Document, where: str) -> None:
-    """The content check: the tokenizer's own (control strings in text, SELFIES symbols, residue
-    letters, structure codes) plus what it leaves to chemistry (a SMILES or SELFIES that is no
-    molecule) and wrapper-like strings it does not know."""
-    for segment in document:
-        if segment.modality is Modality.TEXT:
-            if unknown := unknown_wrapper(segment.value):
-                raise RecordRejected(f"{where}: text holds {unknown!r}, an unknown modality wrapper")
-        elif segment.modality is Modality.SMILES and Chem.MolFromSmiles(segment.value) is None:
-            raise RecordRejected(f"{where}: invalid SMILES {segment.value[:60]!r}")
-        elif segment.modality is Modality.SELFIES:
-            try:
-                decoded = sf.decoder(segment.value)
-            except sf.DecoderError as error:
-                raise RecordRejected(f"{where}: invalid SELFIES: {str(error).splitlines()[0][:60]}") from None
-            if not decoded or Chem.MolFromSmiles(decoded) is None:
-                raise RecordRejected(f"{where}: SELFIES {segment.value[:60]!r} decodes to no molecule")
+    """The content check (`content.check_segment`) plus the tokenizer's own: control strings in
+    text, SELFIES symbols of the inventory, residue letters, structure codes."""
     try:
+        for segment in document:
+            check_segment(segment)
         tokenizer.encode(document)
+    except Rejected as error:
+        raise Rejected(f"{where}: {error}") from None
     except TokenizationError as error:
-        raise RecordRejected(f"{where}: {error.reason}") from None
+        raise Rejected(f"{where}: {error.reason}") from None
 
 
 @dataclass(frozen=True)
@@ -92,17 +58,15 @@ class ChatEncoder:
     def messages(self, messages: Messages) -> list[dict]:
         """Checked messages as the chat template takes them (content rendered with wrappers)."""
         if not messages:
-            raise RecordRejected("no messages")
-        check_roles(messages)
+            raise Rejected("no messages")
+        check_turns(messages)
         rendered = []
         for index, (role, document) in enumerate(messages):
-            if role == "assistant" and not "".join(str(s.value) for s in document).strip():
-                raise RecordRejected(f"message {index} (assistant): empty answer")
             check_document(self.tokenizer, document, f"message {index} ({role})")
             rendered.append({"role": role, "content": self.tokenizer.render(document)})
         return rendered
 
-    def samples(self, conversations: Sequence[list[dict]]) -> list[list[Sample] | RecordRejected]:
+    def samples(self, conversations: Sequence[list[dict]]) -> list[list[Sample] | Rejected]:
         """Per conversation, one sample per assistant turn, or the reason it is rejected."""
         texts, spans = [], []
         for messages in conversations:
@@ -116,17 +80,17 @@ class ChatEncoder:
         for start, turns in spans:
             try:
                 results.append([self._sample(encoded[start + 2 * t], encoded[start + 2 * t + 1]) for t in range(turns)])
-            except RecordRejected as error:
+            except Rejected as error:
                 results.append(error)
         return results
 
     def _sample(self, prompt: list[int], full: list[int]) -> Sample:
         if full[:len(prompt)] != prompt:
-            raise RecordRejected("the prompt's tokens are not a prefix of the answered conversation's")
+            raise Rejected("the prompt's tokens are not a prefix of the answered conversation's")
         if full[-1 - len(self.newline)] != self.turn_end or full[-len(self.newline):] != self.newline:
-            raise RecordRejected("the answered conversation does not end with <|im_end|> and a newline")
+            raise Rejected("the answered conversation does not end with <|im_end|> and a newline")
         if len(full) > self.sequence_length:
-            raise RecordRejected(f"sample of {len(full)} tokens is longer than the sequence length {self.sequence_length}")
+            raise Rejected(f"sample of {len(full)} tokens is longer than the sequence length {self.sequence_length}")
         mask = np.zeros(len(full), dtype=np.uint8)
         mask[len(prompt):len(full) - len(self.newline)] = 1
         return Sample(np.asarray(full, dtype=np.int32), mask)
