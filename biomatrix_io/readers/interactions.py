@@ -16,6 +16,7 @@ from biomatrix_io.records import AffinityRecord, Provenance, Rejection
 
 Read = Union[AffinityRecord, Rejection]
 
+
 def _rows(path: Path, required: list[str]) -> Iterator[Union[Row, Rejection]]:
     """The rows of an interaction table: tab-separated when its name says `.tsv`, else CSV."""
     return table_rows(path, required, delimiter="\t" if ".tsv" in path.suffixes else ",")
