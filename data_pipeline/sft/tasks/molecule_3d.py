@@ -104,10 +104,10 @@ UNCONDITIONAL_TEMPLATES = (
 )
 CONDITIONAL_TEMPLATES = (
     "Generate a small molecule in 3D whose {property} is {value}.",
-    "Design a 3D molecular structure with a {property} of {value}.",
+    "Design a 3D molecular structure whose {property} is {value}.",
     "Propose a molecule, with its 3D geometry, whose {property} equals {value}.",
-    "I am looking for a small molecule with a {property} of {value}. Give its 3D structure.",
-    "Sample a small molecule in three dimensions targeting a {property} of {value}.",
+    "I am looking for a small molecule whose {property} is {value}. Give its 3D structure.",
+    "Sample a small molecule in three dimensions, targeting {value} for its {property}.",
     "Create a molecule with 3D structure tokens whose computed {property} is close to {value}.",
 )
 FROM_SMILES_TEMPLATES = (
