@@ -3,6 +3,7 @@ of declarative `TaskFamily` entries (`base.py` says what an entry holds)."""
 
 from __future__ import annotations
 
+import functools
 import importlib
 
 from .base import TaskFamily
@@ -10,8 +11,10 @@ from .base import TaskFamily
 _MODULES = ("molecule_1d", "molecule_oracle", "reactions", "molecule_3d", "protein_1d", "protein_3d", "interaction", "science_text")
 
 
+@functools.lru_cache(maxsize=1)
 def families() -> dict[str, TaskFamily]:
-    """name -> family, in module order then declaration order (task ids follow this order)."""
+    """name -> family, in module order then declaration order (task ids follow this order); built
+    once per process (the builder looks a family up per example)."""
     found: dict[str, TaskFamily] = {}
     for module in _MODULES:
         for family in importlib.import_module(f"{__name__}.{module}").FAMILIES:
