@@ -42,7 +42,7 @@ from .content import Rejected
 from .render import ChatEncoder
 from .shards import write_split
 from .splits import example_split, molecule_entity, protein_entity, protein_groups, split_table
-from .tasks import families
+from .tasks import by_task, families
 from .tasks.base import Skip, fill, in_variant
 
 SFT_VERSION = 1  # bump when a change alters output bytes for the same config and task code
@@ -183,7 +183,7 @@ def _imported_examples(config: SFTDataConfig, unit: Unit, counts: dict) -> Itera
             tally["offered"] += 1
             tally["skipped"][reason_group(item.reason)] += 1
             continue
-        task = item.task or unit.source
+        task = f"{unit.source}:{item.task}" if item.task else unit.source  # never a built task's id
         tally = counts[task]
         tally["offered"] += 1
         tally["used"] += 1
@@ -267,7 +267,8 @@ def _repeats(train_counts: dict[str, int], config: SFTDataConfig) -> dict[str, f
     for task, count in sorted(train_counts.items()):
         if not count:
             continue
-        weight = config.tasks[task].weight if task in config.tasks else 1.0
+        family = by_task().get(task)
+        weight = config.tasks[family.name].weight if family is not None and family.name in config.tasks else 1.0
         target = largest * (count / largest) ** (1 / config.mix.temperature) * weight
         repeats[task] = round(min(config.mix.max_repeats, max(1.0, target / count)), 6)
     return repeats
@@ -291,7 +292,7 @@ def _conversations(config: SFTDataConfig, example: dict, draws: int) -> list[tup
     """(template id, messages as (role, document)) per draw; a repeat draws the next template."""
     if "messages" in example:
         return [(-1, [(role, _document(raw)) for role, raw in example["messages"]])] * draws
-    family = families()[example["task"].split(".")[0]]
+    family = by_task()[example["task"]]
     fields = {k: Segment(Modality(m), v) for k, (m, v) in example["fields"].items()}
     first = int.from_bytes(hashlib.sha256(f"{config.seed}:template:{example['id']}".encode()).digest()[:8], "big")
     system = [("system", [Segment(Modality.TEXT, config.system_prompt)])] if config.system_prompt else []
@@ -305,8 +306,7 @@ def _conversations(config: SFTDataConfig, example: dict, draws: int) -> list[tup
 
 def _record(example: dict, split: str, template: int, messages: list[dict]) -> dict:
     """The chat record (`records.py`): what the evaluation job and a re-import read."""
-    known = families()
-    family = known.get(example["task"].split(".")[0])
+    family = by_task().get(example["task"])
     if "messages" in example:
         target = example["target"] if example["target"] is not None else messages[-1]["content"]
         raw_input = {}
@@ -506,10 +506,9 @@ def _merge_records(layout: SFTLayout, units: list[Unit], order: list[str]) -> di
 def _manifest(config: SFTDataConfig, order: list[str], per_task: dict, splits: dict, record_counts: dict,
               stored: dict, units: list[Unit]) -> dict:
     tokenizer = build_tokenizer(config)
-    known = families()
     tasks = []
     for task_id, name in enumerate(order):
-        family = known.get(name.split(".")[0])
+        family = by_task().get(name)
         tasks.append({"id": task_id, "name": name, "family": family.name if family else None,
                       "category": family.category if family else "imported", "metric": family.metric if family else None,
                       "templates": len(family.templates) if family else 0,

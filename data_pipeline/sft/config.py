@@ -85,7 +85,7 @@ class SFTDataConfig:
     def __post_init__(self) -> None:
         from ..catalog import READERS
         from .importers import IMPORT_READERS
-        from .tasks import families
+        from .tasks import by_task, families
 
         for name, source in self.sources.items():
             if source.reader not in READERS:
@@ -93,6 +93,10 @@ class SFTDataConfig:
                                   [f"sources.{name}.reader"])
         known = families()
         imported = {n for n, s in self.sources.items() if s.reader in IMPORT_READERS}
+        clashes = sorted(imported & set(by_task()))
+        if clashes:
+            raise ConfigError(f"source {clashes[0]!r} imports chat records under its own name, which is a built task's "
+                              "id: rename the source", [f"sources.{clashes[0]}"])
         for task, entry in self.tasks.items():
             if task not in known:
                 raise ConfigError(f"task {task!r} is not a task family; known: {sorted(known)}", [f"tasks.{task}"])

@@ -22,3 +22,9 @@ def families() -> dict[str, TaskFamily]:
                 raise ValueError(f"task family {family.name!r} is declared twice")
             found[family.name] = family
     return found
+
+
+@functools.lru_cache(maxsize=1)
+def by_task() -> dict[str, TaskFamily]:
+    """Task id -> its family (a family written in several notations has one id per notation)."""
+    return {task: family for family in families().values() for task in family.task_names()}

@@ -34,7 +34,8 @@ def _config(root: Path, alpaca: Path) -> dict:
             "sources": {"chebi": {"reader": "chebi_obo", "paths": ["packaged:chebi_obo"], "limit": 50},
                         "freesolv": {"reader": "freesolv", "paths": ["packaged:freesolv_csv"], "limit": 30},
                         "chat": {"reader": "alpaca", "paths": [str(alpaca)]}},
-            "tasks": {"molecule_captioning": {"sources": ["chebi"]}, "name_conversion_i2s": {"sources": ["freesolv"]}}}
+            "tasks": {"molecule_captioning": {"sources": ["chebi"], "weight": 2.0}, "name_conversion_i2s": {"sources": ["freesolv"]}},
+            "mix": {"temperature": 2.0, "max_repeats": 8}}
 
 
 def _files(root: Path) -> dict[str, bytes]:
@@ -86,6 +87,16 @@ def test_bad_records_are_counted_per_task_with_their_reasons(small):
         counts = manifest["per_task"][task]
         assert counts["offered"] == counts["used"] + sum(counts["skipped"].values())
         assert sum(counts["written"].values()) > 5
+
+
+def test_a_task_weight_multiplies_the_repeats_of_every_notation_of_its_family(small):
+    _, _, manifest = small
+    train = {task: counts["written"].get("train", 0) for task, counts in manifest["per_task"].items()}
+    largest = max(train.values())
+    for task, weight in (("molecule_captioning.smiles", 2.0), ("molecule_captioning.selfies", 2.0),
+                         ("name_conversion_i2s.smiles", 1.0)):
+        rule = largest * (train[task] / largest) ** 0.5 * weight / train[task]
+        assert manifest["per_task"][task]["repeats"] == pytest.approx(min(8, max(1.0, rule)), abs=1e-5), task
 
 
 def test_slurm_runs_the_build_as_arrays_with_the_split_table_once_between_them(small):
