@@ -40,7 +40,7 @@ from .importers import IMPORT_READERS
 from .packing import efficiency, pack
 from .content import Rejected
 from .render import ChatEncoder
-from .shards import write_split
+from biomatrix_io.packed_sft import write_split
 from .splits import example_split, molecule_entity, protein_entity, protein_groups, split_table
 from .tasks import by_task, families
 from .tasks.base import Skip, fill, in_variant
@@ -524,7 +524,7 @@ def _manifest(config: SFTDataConfig, order: list[str], per_task: dict, splits: d
         entry["written"] += done["written"]
         entry["rejected"].update(done["rejected"])
     return {
-        "format": "biomatrix-sft-packed/1 (data_pipeline/sft/shards.py)",
+        "format": "biomatrix-sft-packed/1 (biomatrix_io/packed_sft.py)",
         "sequence_length": config.sequence_length, "packer": config.packer, "seed": config.seed,
         "tokenizer": {"vocab_size": tokenizer.vocab_size, "eod": tokenizer.eod, "pad": tokenizer.pad,
                       "fingerprint": tokenizer_fingerprint(config)},

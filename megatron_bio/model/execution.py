@@ -39,8 +39,9 @@ class PrecisionConfig:
     fp8_bf16_first_last_layers: bool = False  # keep the first and last layer in bf16
 
 
-def transformer_config(model: ModelConfig, parallel: ParallelConfig, precision: PrecisionConfig):
-    """megatron-core's TransformerConfig of this shape, layout and precision."""
+def transformer_config(model: ModelConfig, parallel: ParallelConfig, precision: PrecisionConfig, **extra):
+    """megatron-core's TransformerConfig of this shape, layout and precision; `extra` adds what a
+    job needs (per-token loss, the softmax path of packed rows)."""
     fp8 = {}
     if precision.fp8:
         fp8 = {"fp8": precision.fp8, "fp8_recipe": precision.fp8_recipe,
@@ -49,7 +50,7 @@ def transformer_config(model: ModelConfig, parallel: ParallelConfig, precision: 
                "first_last_layers_bf16": precision.fp8_bf16_first_last_layers}
     p = parallel
     return model.transformer_config(p.tensor, p.pipeline, p.virtual_pipeline, p.sequence_parallel, p.context,
-                                    bf16=precision.dtype == "bf16", **fp8)
+                                    bf16=precision.dtype == "bf16", **fp8, **extra)
 
 
 def layout_problems(model: ModelConfig, parallel: ParallelConfig) -> list[tuple[str, tuple[str, ...]]]:

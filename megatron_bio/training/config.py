@@ -1,10 +1,11 @@
-"""A pretraining job's config, composed of sections (no inheritance), each owned by the component
-it drives: `model` (`megatron_bio.model.config`), `parallel` and `precision`
-(`megatron_bio.model.execution`), `tokenizer` (`megatron_bio.tokenizer_config`), `optimizer`,
-`schedule` and `validation` (here), `data` (`training.data`), `checkpoint` (`training.checkpoint`),
-`tracking` (`training.tracking`). SFT and evaluation configs take the sections they need.
+"""A training job's config, composed of sections, each owned by the component it drives: `model`
+(`megatron_bio.model.config`), `parallel` and `precision` (`megatron_bio.model.execution`),
+`tokenizer` (`megatron_bio.tokenizer_config`), `optimizer`, `schedule` and `validation` (here),
+`checkpoint` (`training.checkpoint`), `tracking` (`training.tracking`). Pretraining and SFT share
+all of them and differ by their `data` section, which also names the job the loop runs
+(`PretrainConfig.job`, `SFTConfig.job`).
 
-Read from `launch/configs/pretrain_*.yaml` / `tiny.yaml` with `--set` overrides
+Read from `launch/configs/pretrain_*.yaml`, `tiny.yaml`, `sft_*.yaml` with `--set` overrides
 (`biomatrix_io.config`). Reading checks what holds on any machine; what this machine's backend
 can run is checked when the job starts (`execution.check_backend`).
 """
@@ -22,6 +23,9 @@ from megatron_bio.tokenizer_config import TokenizerConfig
 
 from .checkpoint import CheckpointSettings
 from .data import TrainDataConfig
+from .job import Job
+from .pretraining import PretrainJob
+from .sft import SFTDataSettings, SFTJob
 from .tracking import TrackingSettings
 
 
@@ -50,11 +54,15 @@ class ScheduleSettings:
 @dataclass
 class ValidationSettings:
     every: int = 0  # steps between validations (0: none); also after the last step
-    steps: int = 1  # global batches of the valid split per validation, the same ones each time
+    # Global batches of the valid split per validation, the same ones each time (SFT: from its first pack;
+    # rows past the split's end are empty).
+    steps: int = 1
 
 
 @dataclass
-class PretrainConfig:
+class TrainingConfig:
+    """The sections every training job has."""
+
     model: ModelConfig
     parallel: ParallelConfig = field(default_factory=ParallelConfig)
     precision: PrecisionConfig = field(default_factory=PrecisionConfig)
@@ -62,7 +70,6 @@ class PretrainConfig:
     sequence_length: int = 8192
     optimizer: OptimizerSettings = field(default_factory=OptimizerSettings)
     schedule: ScheduleSettings = field(default_factory=ScheduleSettings)
-    data: TrainDataConfig = field(default_factory=TrainDataConfig)
     validation: ValidationSettings = field(default_factory=ValidationSettings)
     checkpoint: CheckpointSettings = field(default_factory=CheckpointSettings)
     tracking: TrackingSettings = field(default_factory=TrackingSettings)
@@ -79,13 +86,34 @@ class PretrainConfig:
             raise ConfigError("checkpoint.load (resume a run's full state) and checkpoint.init_from (start from weights) "
                               "exclude each other", ["checkpoint.load", "checkpoint.init_from"])
 
-    def transformer_config(self):
-        return transformer_config(self.model, self.parallel, self.precision)
+    def transformer_config(self, **overrides):
+        return transformer_config(self.model, self.parallel, self.precision, **overrides)
 
     @property
     def checkpoints(self) -> Path:
         return Path(self.output) / "checkpoints"
 
+    def job(self) -> Job:
+        raise NotImplementedError
+
+
+@dataclass
+class PretrainConfig(TrainingConfig):
+    data: TrainDataConfig = field(default_factory=TrainDataConfig)
+
     @property
     def dataset_cache(self) -> Path:
         return Path(self.data.cache) if self.data.cache else Path(self.output) / "dataset_cache"
+
+    def job(self) -> Job:
+        return PretrainJob(self)
+
+
+@dataclass
+class SFTConfig(TrainingConfig):
+    data: SFTDataSettings = field(default_factory=SFTDataSettings)
+    sequence_length: int = 2048
+    output: str = "out/sft"
+
+    def job(self) -> Job:
+        return SFTJob(self)

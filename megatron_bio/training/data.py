@@ -81,6 +81,7 @@ def build_datasets(config: TrainDataConfig, tokenizer: BioMatrixTokenizer, seque
         reset_position_ids=config.reset_position_ids,
         reset_attention_mask=config.reset_attention_mask,
         eod_mask_loss=config.eod_mask_loss,
+        create_attention_mask=False,  # the job builds packed attention from the documents' boundaries
         path_to_cache=str(cache),
     )
     sizes = [n or 0 for n in samples]

@@ -1,6 +1,7 @@
 """Experiment tracking with mlflow, from the logging rank only: the full config as params, per-step
-metrics (step = iteration, so a resumed run continues the same curves), the data build's blend and
-manifests and the loss plot as artifacts. Each attempt that started from a checkpoint logs the
+metrics (step = iteration, so a resumed run continues the same curves), the job's data files
+(`Job.artifacts`: a data build's blend and manifests, an SFT corpus's manifest) and the loss plot as
+artifacts. Each attempt that started from a checkpoint logs the
 metric `resumed_at` (value and step: the iteration it started at), so the plot drawn at the end of
 any later attempt marks every resume of the run.
 
@@ -17,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-SHARD_ARTIFACTS = ("blend.txt", "blend.yaml", "build.json", "*/*.manifest.json")
 RESUMED_AT = "resumed_at"
 
 
@@ -91,12 +91,6 @@ class Tracker:
 
     def log_file(self, path: Path, folder: Optional[str] = None) -> None:
         self.client.log_artifact(self.run_id, str(path), folder)
-
-    def log_shards(self, shards: Path) -> None:
-        for pattern in SHARD_ARTIFACTS:
-            for path in sorted(Path(shards).glob(pattern)):
-                relative = path.parent.relative_to(shards)
-                self.log_file(path, "data" if str(relative) == "." else f"data/{relative}")
 
     def history(self, key: str) -> list[tuple[int, float]]:
         """(step, value) of a metric, the last value logged for each step (a resumed run re-logs

@@ -13,7 +13,7 @@ from megatron_bio.model.config import QWEN3_VOCAB_SIZE
 from megatron_bio.model.vocabulary import extend_rows
 from megatron_bio.training import checkpoint
 from megatron_bio.training.config import PretrainConfig
-from megatron_bio.training.loop import build_model, build_optimizer
+from megatron_bio.training.setup import build_model, build_optimizer
 
 TINY = Path(__file__).resolve().parents[2] / "launch" / "configs" / "tiny.yaml"
 EMBEDDING = "embedding.word_embeddings.weight"

@@ -13,7 +13,7 @@ import selfies as sf
 from rdkit import Chem
 
 from data_pipeline.sft.rendered import parse_rendered
-from data_pipeline.sft.shards import PackedSplit
+from biomatrix_io.packed_sft import PackedSplit
 from data_pipeline.sft.splits import protein_entity
 from data_pipeline.sft.tasks import families
 from data_pipeline.sft.tasks.base import placeholders
