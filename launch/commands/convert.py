@@ -27,7 +27,8 @@ def _hf_to_megatron(args: argparse.Namespace) -> int:
 def _megatron_to_hf(args: argparse.Namespace) -> int:
     from megatron_bio.convert.megatron_to_hf import megatron_to_hf
 
-    report = megatron_to_hf(args.checkpoint, args.out, args.dtype, _tokenizer(args), int(args.max_shard_gb * 1024**3))
+    report = megatron_to_hf(args.checkpoint, args.out, args.dtype, _tokenizer(args), int(args.max_shard_gb * 1024**3),
+                            args.base_model, args.license, args.evaluation)
     print(json.dumps(report, indent=1))
     return 0
 
@@ -63,11 +64,17 @@ def register(stages: argparse._SubParsersAction) -> None:
     tokenizer_options(sub)
     sub.set_defaults(run=_hf_to_megatron)
 
-    sub = commands.add_parser("megatron-to-hf", help="a dist checkpoint (training or converted) -> an HF directory")
+    sub = commands.add_parser("megatron-to-hf", help="a dist checkpoint (training or converted) -> an HF directory, "
+                              "released: model card, licence notices, provenance, SHA256SUMS")
     sub.add_argument("--checkpoint", required=True, type=existing_path, help="a checkpoint root (its latest iteration) or one iter_* folder")
     sub.add_argument("--out", required=True, help="new (empty) HF directory")
     sub.add_argument("--dtype", choices=["bf16", "fp16", "fp32"], default="bf16")
     sub.add_argument("--max-shard-gb", type=float, default=2.0, help="largest safetensors file (default: %(default)s)")
+    sub.add_argument("--base-model", help="the model card's base_model (a hub id); default: the released Qwen3 base "
+                     "of the model's shape, none for another shape")
+    sub.add_argument("--license", default="apache-2.0", help="the model card's license (default: %(default)s)")
+    sub.add_argument("--evaluation", type=existing_path, help="an evaluation results file (lm-evaluation-harness JSON) "
+                     "for the model card's evaluation table; without it the card says there is none yet")
     tokenizer_options(sub)
     sub.set_defaults(run=_megatron_to_hf)
 

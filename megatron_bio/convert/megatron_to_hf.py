@@ -1,7 +1,9 @@
 """A megatron-core dist checkpoint (a training checkpoint at any TP/PP, or a converted one) -> a
 Hugging Face directory that `transformers` loads without remote code: `config.json` for
 Qwen3ForCausalLM with the real vocabulary size (padding rows trimmed), sharded safetensors with an
-index, `generation_config.json`, and the BioMatrix tokenizer files (chat template included).
+index, `generation_config.json` (its EOS chosen by the job that trained the model), and the
+BioMatrix tokenizer files (chat template included). The export is a release: the model card, the
+licence notices, the provenance manifest and the checksums come with it (`release.py`).
 
 Only the model is read (optimizer state stays in the checkpoint). Memory: the one model, loaded
 at TP=1 from the checkpoint's global layout, plus one output shard at a time.
@@ -9,6 +11,7 @@ at TP=1 from the checkpoint's global layout, plus one output shard at a time.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from pathlib import Path
@@ -24,6 +27,7 @@ from megatron_bio.tokenizer.hf_export import write_hf_tokenizer_dir
 from megatron_bio.tokenizer_config import TokenizerConfig
 
 from .mapping import expand
+from .release import job as job_of, write_generation_settings, write_release
 from .runtime import DTYPES, bare_model, peak_memory_gb
 
 EMBEDDING = "embedding.word_embeddings.weight"
@@ -94,16 +98,20 @@ def read_checkpoint(path: str) -> tuple[Path, dict, ModelConfig, dict]:
 
 
 def megatron_to_hf(path: str, out: str, dtype: str = "bf16", tokenizer: Optional[TokenizerConfig] = None,
-                   max_shard_bytes: int = 2 * 1024**3) -> dict:
-    """Export; `tokenizer` overrides the one the checkpoint records (imported plain Qwen3 records none)."""
+                   max_shard_bytes: int = 2 * 1024**3, base_model: Optional[str] = None, license: str = "apache-2.0",
+                   evaluation: Optional[str] = None) -> dict:
+    """Export; `tokenizer` overrides the one the checkpoint records (imported plain Qwen3 records none).
+    `base_model`, `license` and `evaluation` (a results file) go to the release (`release.write_release`)."""
     from megatron.core import dist_checkpointing
     from transformers import GenerationConfig
 
     started = time.perf_counter()
+    given = tokenizer is not None
     out = Path(out)
     if out.exists() and any(out.iterdir()):
         raise ConfigError(f"{out} is not empty")
     folder, common, model, saved = read_checkpoint(path)
+    job = job_of(common)
     vocab_size = common["vocab_size"]
     recorded = (common["config"] or {}).get("tokenizer")
     tokenizer = tokenizer or (from_dict(TokenizerConfig, recorded, "checkpoint config.tokenizer") if recorded else None)
@@ -121,24 +129,27 @@ def megatron_to_hf(path: str, out: str, dtype: str = "bf16", tokenizer: Optional
     out.mkdir(parents=True, exist_ok=True)
     writer = ShardWriter(out, max_shard_bytes)
     target = DTYPES[dtype]
+    count = 0
     for mapping in expand(model):
         with torch.no_grad():
             for key, tensor in zip(mapping.hf, mapping.to_hf(parameters[mapping.megatron], model, vocab_size)):
                 writer.add(key, tensor.to(target))
+                count += tensor.numel()
     shards = writer.close()
     hf_config = model.hf_config(vocab_size)
     hf_config.architectures = ["Qwen3ForCausalLM"]
     hf_config.dtype = target
-    special = {}
-    if built is not None:
-        special = {"bos_token_id": built.backend.token_to_id("<|endoftext|>"),
-                   "eos_token_id": [built.backend.token_to_id(t) for t in ("<|im_end|>", "<|endoftext|>")],
-                   "pad_token_id": built.backend.token_to_id("<|endoftext|>")}
-        for name, value in special.items():
-            setattr(hf_config, name, value)
-        write_hf_tokenizer_dir(built, out)
     hf_config.save_pretrained(out)
-    GenerationConfig(**special).save_pretrained(out)
+    if built is None:
+        GenerationConfig().save_pretrained(out)
+    else:
+        write_hf_tokenizer_dir(built, out)
+        write_generation_settings(out, built.backend, job)
+    export = {"checkpoint": str(folder), "dtype": dtype, "max_shard_bytes": max_shard_bytes,
+              "tokenizer": dataclasses.asdict(tokenizer) if tokenizer else None, "tokenizer_given": given}
+    release = write_release(out, folder, common, count, export, base_model, license,
+                            Path(evaluation) if evaluation else None, built is not None)
     return {"from": str(folder), "to": str(out), "vocab_size": vocab_size, "trimmed_rows": rows - vocab_size,
             "dtype": dtype, "shards": len(shards), "bytes": writer.total, "tokenizer": built is not None,
+            "release": release, "files": sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()),
             "seconds": time.perf_counter() - started, "peak_memory_gb": peak_memory_gb()}

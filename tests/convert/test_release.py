@@ -114,7 +114,7 @@ def test_every_source_has_a_licence_line(released):
     assert set(lines) == {"chebi", "genes", "swissprot"}  # the `shards` build's sources
     assert "CC-BY-3.0" in lines["chebi"] and "CC-BY-4.0" in lines["swissprot"]
     assert UNKNOWN in lines["genes"] and not any(UNKNOWN in lines[s] for s in ("chebi", "swissprot"))
-    assert [u.split(" ")[0] for u in report["release"]["unknown_licences"]] == ["genes"]
+    assert list(report["release"]["unknown_licences"].values()) == [["genes"]]
 
 
 def test_provenance_names_the_commit_config_manifests_and_checkpoint(released, shards):
@@ -236,7 +236,7 @@ def test_a_source_without_a_table_entry_is_unknown_never_dropped(tmp_path):
     assert re.search(rf"^- `mine`: {re.escape(UNKNOWN)}: no licence entry covers {re.escape(str(fasta))}$",
                      notices, re.M)
     assert "its data could not be read here" in notices.split("### Stage 2")[1]
-    assert report["unknown_licences"] == [f"mine ({tmp_path / 'build' / 'shards'})", f"the data of {tmp_path / 'gone'}"]
+    assert report["unknown_licences"] == {str(tmp_path / "build" / "shards"): ["mine"], str(tmp_path / "gone"): []}
     summary = next(line for line in (out / "README.md").read_text().splitlines() if "Without an established licence" in line)
     assert "shards`: mine" in summary and "gone` (not readable here)" in summary
 
@@ -254,3 +254,19 @@ def test_the_licence_table_covers_every_packaged_data_set():
         found = locate()
         licences = source_licences(locate.__name__, None, [str(p) for p in (found if isinstance(found, list) else [found])])
         assert licences.entries and not licences.unmatched, locate.__name__
+
+
+def test_a_resumed_run_lists_its_data_once(released, shards, tmp_path):
+    """A checkpoint of a run resumed from the pretraining checkpoint (checkpoint.load) on the same
+    build: two stages, one data folder, each source once."""
+    _, _, checkpoints = released
+    common = {"job": "pretrain", "iteration": 4, "consumed_samples": 32, "vocab_size": 157_308,
+              "config": {"model": QWEN3_1P7B, "data": {"shards": str(shards)}, "checkpoint": {"load": str(checkpoints)}}}
+    out = tmp_path / "resumed"
+    out.mkdir()
+    report = write_release(out, tmp_path / "run" / "iter_0000004", common, parameters=1, export={})
+    notices = (out / "NOTICE.md").read_text()
+    assert sorted(re.findall(r"^- `([^`]+)`", notices, re.M)) == ["chebi", "genes", "swissprot"]
+    assert "- the same data as stage 1" in notices.split("### Stage 2: pretrain")[1]
+    assert "The same data as stage 1" in (out / "README.md").read_text()
+    assert report["unknown_licences"] == {str(shards): ["genes"]}
