@@ -8,9 +8,9 @@ import sys
 from typing import Optional, Sequence
 
 from biomatrix_io.config import ConfigError
-from launch.commands import convert, data, demo, model, pretrain, sft_data, slurm, structure, tokenizer
+from launch.commands import convert, data, demo, model, sft_data, slurm, structure, tokenizer, train
 
-STAGES = (tokenizer, structure, data, sft_data, model, pretrain, convert, slurm, demo)
+STAGES = (tokenizer, structure, data, sft_data, model, train, convert, slurm, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

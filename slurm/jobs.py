@@ -1,6 +1,12 @@
 """Every stage as an sbatch script rendered from `slurm/templates/` and a Slurm config
 (`launch/configs/slurm/*.yaml`), submitted with `sbatch --parsable`; stages chained with
-`afterok` dependencies that cancel their dependents when a stage fails.
+`afterok` dependencies that cancel their dependents when a stage fails. The pipeline
+(`pipeline_scripts`): shard -> pretrain -> sft-data -> sft -> convert, each training job reading
+what the stages before it wrote (`pipeline_inputs`) unless its own overrides say otherwise; convert
+exports the run of the training job `convert.run` names (default: sft), alone or in the pipeline.
+
+Pretraining and SFT are one loop behind two commands (`biomatrix pretrain|sft`): one job dataclass
+(`TrainingJob`), one script (`training_script`, `templates/train.sbatch`) with one requeue rule.
 
 Scripts are written to `<folder>/scripts/` before submission, readable and self-contained (an
 operator can inspect one and `sbatch` it again by hand); logs go to `<folder>/logs/`.
@@ -29,7 +35,7 @@ REPOSITORY = Path(__file__).resolve().parents[1]
 @dataclass
 class Resources:
     nodes: int = 1
-    tasks_per_node: int = 1  # pretrain with the srun launcher: one task per GPU
+    tasks_per_node: int = 1  # training with the srun launcher: one task per GPU
     gpus_per_node: int = 0
     cpus_per_task: int = 1
     mem: Optional[str] = None  # e.g. 64G; null: the cluster's default per CPU
@@ -71,8 +77,11 @@ class SFTDataJob(ShardJob):
 
 
 @dataclass
-class PretrainJob:
-    config: str = "launch/configs/tiny.yaml"
+class TrainingJob:
+    """A training stage's job, pretraining or SFT: the same loop behind `biomatrix pretrain|sft`, so
+    the same script (`training_script`), signals and requeue rule."""
+
+    config: Optional[str] = None  # the recipe; null: the stage's own (TRAINING_STAGES)
     overrides: list[str] = field(default_factory=list)
     launcher: Literal["srun", "torchrun"] = "srun"  # srun: one task per device | torchrun: one task per node
     signal_seconds: int = 300  # the exit signal comes this long before the time limit
@@ -82,8 +91,9 @@ class PretrainJob:
 
 @dataclass
 class ConvertJob:
-    checkpoint: Optional[str] = None  # default: the pretrain job's output/checkpoints
-    out: Optional[str] = None  # default: <pretrain output>/hf
+    run: Literal["pretrain", "sft"] = "sft"  # the training job whose run is exported (the pipeline's too)
+    checkpoint: Optional[str] = None  # default: that run's output/checkpoints
+    out: Optional[str] = None  # default: <that run's output>/hf
     dtype: Literal["bf16", "fp16", "fp32"] = "bf16"
     resources: Resources = field(default_factory=lambda: Resources(mem="32G", time="01:00:00"))
 
@@ -93,7 +103,8 @@ class SlurmConfig:
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
     shard: ShardJob = field(default_factory=ShardJob)
     sft_data: SFTDataJob = field(default_factory=SFTDataJob)
-    pretrain: PretrainJob = field(default_factory=PretrainJob)
+    pretrain: TrainingJob = field(default_factory=TrainingJob)
+    sft: TrainingJob = field(default_factory=TrainingJob)
     convert: ConvertJob = field(default_factory=ConvertJob)
 
 
@@ -174,24 +185,27 @@ def _args(items: list[str]) -> str:
 class ArrayBuild:
     """A data build run as Slurm jobs: its CLI command, its config class, and its steps in order:
     a unit stage is an array (one task per unit); a `verb:` step is one task (the SFT split table,
-    computed once between two arrays); the merge comes last."""
+    computed once between two arrays); the merge comes last. `section`: its job in SlurmConfig."""
 
     command: str
     config_class: str  # module:class
     steps: tuple[str, ...]
+    section: str
 
 
 ARRAY_BUILDS = {
-    "shard": ArrayBuild("data", "data_pipeline.config:DataConfig", ("normalize", "compose")),
-    "sft-data": ArrayBuild("sft-data", "data_pipeline.sft.config:SFTDataConfig", ("normalize", "examples", "verb:splits", "samples")),
+    "shard": ArrayBuild("data", "data_pipeline.config:DataConfig", ("normalize", "compose"), "shard"),
+    "sft-data": ArrayBuild("sft-data", "data_pipeline.sft.config:SFTDataConfig",
+                           ("normalize", "examples", "verb:splits", "samples"), "sft_data"),
 }
 
 
-def _array_build_config(kind: str, job: ShardJob):
+def _array_build_config(config: SlurmConfig, kind: str):
     import importlib
 
     from biomatrix_io.config import load_config
 
+    job = getattr(config, ARRAY_BUILDS[kind].section)
     module, name = ARRAY_BUILDS[kind].config_class.split(":")
     return load_config(getattr(importlib.import_module(module), name), job.config, job.overrides)
 
@@ -202,8 +216,8 @@ def array_build_scripts(config: SlurmConfig, kind: str = "shard") -> list[Script
     from data_pipeline.units import plan
 
     build = ARRAY_BUILDS[kind]
-    job = config.shard if kind == "shard" else config.sft_data
-    data = _array_build_config(kind, job)
+    job = getattr(config, build.section)
+    data = _array_build_config(config, kind)
     units = len(plan(data, Layout(Path(data.out)).work)["units"])  # cached: the array tasks read this plan
     array = f"0-{units - 1}" + (f"%{job.max_parallel}" if job.max_parallel else "")
     values = {"config": shlex.quote(job.config), "overrides": _args([f"--set={o}" for o in job.overrides]),
@@ -220,31 +234,61 @@ def array_build_scripts(config: SlurmConfig, kind: str = "shard") -> list[Script
     return scripts
 
 
-def shard_output(config: SlurmConfig) -> Path:
-    return Path(_array_build_config("shard", config.shard).out) / "shards"
+def build_output(config: SlurmConfig, kind: str) -> Path:
+    """The shards folder a data build's merge writes (`<out>/shards`), which a training job reads."""
+    return Path(_array_build_config(config, kind).out) / "shards"
 
 
-def _pretrain_config(config: SlurmConfig, overrides: list[str]):
+@dataclass(frozen=True)
+class TrainingStage:
+    """A training job of the one loop (`biomatrix pretrain|sft`): its config class in
+    `megatron_bio.training.config` and the recipe a job without `config` runs."""
+
+    config_class: str
+    recipe: str
+
+
+TRAINING_STAGES = {
+    "pretrain": TrainingStage("PretrainConfig", "launch/configs/tiny.yaml"),
+    "sft": TrainingStage("SFTConfig", "launch/configs/sft_tiny.yaml"),
+}
+
+
+def _recipe(config: SlurmConfig, stage: str) -> str:
+    return getattr(config, stage).config or TRAINING_STAGES[stage].recipe
+
+
+def _training_overrides(config: SlurmConfig, stage: str, inputs: tuple[str, ...]) -> list[str]:
+    """`inputs` (what the pipeline derives from the stages before), less the keys the job's own
+    overrides set: those win."""
+    own = getattr(config, stage).overrides
+    keys = {item.partition("=")[0] for item in own}
+    return [*(item for item in inputs if item.partition("=")[0] not in keys), *own]
+
+
+def training_config(config: SlurmConfig, stage: str, inputs: tuple[str, ...] = ()):
+    """The stage's recipe as its job will read it; a bad config fails here, not in the queue."""
     from biomatrix_io.config import load_config
-    from megatron_bio.training.config import PretrainConfig
+    from megatron_bio.training import config as configs
 
-    return load_config(PretrainConfig, config.pretrain.config, overrides)
+    return load_config(getattr(configs, TRAINING_STAGES[stage].config_class), _recipe(config, stage),
+                       _training_overrides(config, stage, inputs))
 
 
-def pretrain_script(config: SlurmConfig, extra_overrides: tuple[str, ...] = ()) -> Script:
-    """The training step between two progress checks that decide on a requeue.
+def training_script(config: SlurmConfig, stage: str, inputs: tuple[str, ...] = ()) -> Script:
+    """The training step (`biomatrix pretrain|sft`) between two progress checks that decide on a requeue.
 
-    The check (`pretrain --progress`: latest checkpointed iteration, last step) is a one-task step
+    The check (`<stage> --progress`: latest checkpointed iteration, last step) is a one-task step
     through `launch_prefix`, like the trainer, rather than the batch shell reading the tracker file
     itself: the trainer writes the tracker at its own path as the container sees it (the recipe's
     `output`, relative to `workdir`, under the mounts), which the host may spell differently or not
     have, and a host-side read that finds nothing reads as "no progress", which silently ends the
     requeue chain. Its price is one more step start in the last `signal_seconds`.
     """
-    job, cluster = config.pretrain, config.cluster
-    overrides = [*job.overrides, *extra_overrides]
-    _pretrain_config(config, overrides)  # a bad config fails here, not in the queue
-    command = f"-m launch.cli pretrain --config {shlex.quote(job.config)} {_args(overrides)}"
+    job, cluster, recipe = getattr(config, stage), config.cluster, _recipe(config, stage)
+    overrides = _training_overrides(config, stage, inputs)
+    training_config(config, stage, inputs)  # a bad config fails here, not in the queue
+    command = f"-m launch.cli {stage} --config {shlex.quote(recipe)} {_args(overrides)}"
     trainers = launch_prefix(cluster, *ALL_TASKS)
     resources = job.resources
     if job.launcher == "srun":
@@ -258,18 +302,38 @@ def pretrain_script(config: SlurmConfig, extra_overrides: tuple[str, ...] = ()) 
                   f"{trainers} -m torch.distributed.run --nnodes=$SLURM_JOB_NUM_NODES "
                   f"--nproc_per_node={per_node} --rdzv_backend=c10d --rdzv_endpoint=$MASTER_ADDR:$MASTER_PORT {command}")
         signal = f"--signal=TERM@{job.signal_seconds}"  # torchrun passes SIGTERM on to its workers
-    values = {"config": shlex.quote(job.config), "overrides": _args(overrides), "launch": launch,
+    values = {"config": shlex.quote(recipe), "overrides": _args(overrides), "launch": launch,
               "max_restarts": job.max_restarts}
-    return _render("pretrain", "pretrain", "biomatrix-pretrain", resources, cluster, values,
+    return _render(stage, "train", f"biomatrix-{stage}", resources, cluster, values,
                    extra=(signal, "--requeue", "--open-mode=append"))
 
 
-def convert_script(config: SlurmConfig, extra_overrides: tuple[str, ...] = ()) -> Script:
+def convert_script(config: SlurmConfig, inputs: tuple[str, ...] = ()) -> Script:
+    """The export of the `convert.run` training job's run (its latest checkpoint) to an HF directory;
+    `inputs`: what the pipeline gave that job."""
     job = config.convert
-    output = Path(_pretrain_config(config, [*config.pretrain.overrides, *extra_overrides]).output)
+    output = Path(training_config(config, job.run, inputs).output)
     values = {"checkpoint": shlex.quote(job.checkpoint or str(output / "checkpoints")),
               "out": shlex.quote(job.out or str(output / "hf")), "dtype": job.dtype}
     return _render("convert", "convert", "biomatrix-convert", job.resources, config.cluster, values)
+
+
+def pipeline_inputs(config: SlurmConfig) -> dict[str, tuple[str, ...]]:
+    """What each training job of the pipeline reads from the stages before it, unless its own
+    overrides set it: pretraining the shard build's shards; SFT the pretraining run's checkpoints
+    (weights only) and the SFT corpus build's shards."""
+    pretrain = (f"data.shards={build_output(config, 'shard')}",)
+    pretrained = training_config(config, "pretrain", pretrain).checkpoints
+    return {"pretrain": pretrain,
+            "sft": (f"checkpoint.init_from={pretrained}", f"data.shards={build_output(config, 'sft-data')}")}
+
+
+def pipeline_scripts(config: SlurmConfig) -> list[Script]:
+    """shard -> pretrain -> sft-data -> sft -> convert (of `convert.run`'s run), in submission order."""
+    inputs = pipeline_inputs(config)
+    return [*array_build_scripts(config, "shard"), training_script(config, "pretrain", inputs["pretrain"]),
+            *array_build_scripts(config, "sft-data"), training_script(config, "sft", inputs["sft"]),
+            convert_script(config, inputs[config.convert.run])]
 
 
 def script_path(script: Script, cluster: ClusterSettings, stamp: Optional[str] = None) -> Path:

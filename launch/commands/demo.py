@@ -195,7 +195,7 @@ def _pretrain(workdir: Path) -> int:
     import shutil
     import socket
 
-    from launch.commands.pretrain import DEFAULT_CONFIG
+    from launch.commands.train import JOBS
     from biomatrix_io.config import load_config
     from megatron_bio.training.config import PretrainConfig
     from megatron_bio.training.loop import main
@@ -208,7 +208,7 @@ def _pretrain(workdir: Path) -> int:
         os.environ.setdefault(key, value)
     output = workdir / "pretrain"
     shutil.rmtree(output, ignore_errors=True)
-    config = load_config(PretrainConfig, DEFAULT_CONFIG, [f"data.shards={workdir / 'data' / 'shards'}", f"output={output}"])
+    config = load_config(PretrainConfig, JOBS["pretrain"][1], [f"data.shards={workdir / 'data' / 'shards'}", f"output={output}"])
     losses = main(config)
     width = 40
     low, high = min(losses), max(losses)

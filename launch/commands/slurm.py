@@ -1,7 +1,10 @@
-"""`biomatrix slurm submit shard|sft-data|pretrain|convert --config SLURM_YAML [--after ID] [--dry-run]` and
-`biomatrix slurm pipeline --config SLURM_YAML [--dry-run]`: every stage as a Slurm job
-(`slurm/jobs.py`), the whole chain raw data -> shards -> pretraining -> HF checkpoint with afterok
-dependencies.
+"""`biomatrix slurm submit shard|pretrain|sft-data|sft|convert --config SLURM_YAML [--after ID] [--dry-run]`
+and `biomatrix slurm pipeline --config SLURM_YAML [--dry-run]`: every stage as a Slurm job
+(`slurm/jobs.py`), the whole chain with afterok dependencies: raw data -> shards -> pretraining ->
+SFT corpus -> SFT (from the pretraining checkpoint, on that corpus) -> HF directory.
+
+`submit convert` and the pipeline's convert export the same run: the training job `convert.run`
+names (`sft` by default; `--set convert.run=pretrain` exports the pretrained model instead).
 
 A dry run prints each script under a `####` header (its job, what it waits for, where it would be
 written) and then the dependency graph, and submits nothing. A submission prints one JSON line,
@@ -20,6 +23,7 @@ from typing import Optional
 from launch.commands import add_config_options, load
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "slurm" / "local.yaml"
+STAGES = ("shard", "pretrain", "sft-data", "sft", "convert")  # the pipeline's order
 
 
 def _load(args: argparse.Namespace):
@@ -70,29 +74,32 @@ def _submit(args: argparse.Namespace) -> int:
     from slurm import jobs
 
     config = _load(args)
-    scripts = {"shard": jobs.array_build_scripts, "sft-data": lambda c: jobs.array_build_scripts(c, "sft-data"),
-               "pretrain": lambda c: [jobs.pretrain_script(c)], "convert": lambda c: [jobs.convert_script(c)]}[args.stage](config)
+    if args.stage in jobs.ARRAY_BUILDS:
+        scripts = jobs.array_build_scripts(config, args.stage)
+    elif args.stage in jobs.TRAINING_STAGES:
+        scripts = [jobs.training_script(config, args.stage)]
+    else:
+        scripts = [jobs.convert_script(config)]
     return _run(args.stage, scripts, config, args.after, args.dry_run)
 
 
 def _pipeline(args: argparse.Namespace) -> int:
-    """shard arrays -> merge -> pretrain (on those shards) -> convert, each after the previous succeeded."""
+    """shard -> pretrain (on those shards) -> sft-data -> sft (from that run, on that corpus) -> convert,
+    each after the previous succeeded."""
     from slurm import jobs
 
     config = _load(args)
-    on_shards = (f"data.shards={jobs.shard_output(config)}",)
-    scripts = [*jobs.array_build_scripts(config), jobs.pretrain_script(config, on_shards), jobs.convert_script(config, on_shards)]
-    return _run("pipeline", scripts, config, None, args.dry_run)
+    return _run("pipeline", jobs.pipeline_scripts(config), config, None, args.dry_run)
 
 
 def register(stages: argparse._SubParsersAction) -> None:
     parser = stages.add_parser("slurm", help="submit stages as Slurm jobs")
     commands = parser.add_subparsers(dest="command", required=True)
     for name, run, help_text in (("submit", _submit, "render and submit one stage's job(s); prints the job ids"),
-                                 ("pipeline", _pipeline, "shard -> merge -> pretrain -> convert, chained by afterok")):
+                                 ("pipeline", _pipeline, "shard -> pretrain -> sft-data -> sft -> convert, chained by afterok")):
         sub = commands.add_parser(name, help=help_text)
         if name == "submit":
-            sub.add_argument("stage", choices=("shard", "sft-data", "pretrain", "convert"))
+            sub.add_argument("stage", choices=STAGES)
             sub.add_argument("--after", help="job id this one waits for (afterok)")
         add_config_options(sub, DEFAULT_CONFIG, "Slurm YAML (default: %(default)s)")
         sub.add_argument("--dry-run", action="store_true",

@@ -57,6 +57,7 @@ class ValidationSettings:
     # Global batches of the valid split per validation, the same ones each time (SFT: from its first pack;
     # rows past the split's end are empty).
     steps: int = 1
+    at_start: bool = False  # also before the first step of a fresh run (the starting weights' loss)
 
 
 @dataclass

@@ -2,6 +2,7 @@
 SFT alike, and a job differs from another only through these seams, the way Megatron-Bridge's
 finetune is pretrain with another forward step:
 
+- `check_data()`: refuse, before any rank starts, data it cannot read;
 - `build(tokenizer, train_samples, valid_samples)`: its datasets, addressed by global sample index
   (a resumed run reads from its consumed samples on: the data position is the sample count);
 - `item(split, index)`: one sample (a row) as numpy arrays: `tokens`, `labels`, `loss_mask` and,
@@ -52,6 +53,10 @@ class Job:
         raise NotImplementedError
 
     # Seams ------------------------------------------------------------------------------------
+    def check_data(self) -> None:
+        """Refuse, before any rank starts, data the job cannot read (a ConfigError)."""
+        raise NotImplementedError
+
     def build(self, tokenizer, train_samples: int, valid_samples: int) -> None:
         raise NotImplementedError
 

@@ -221,6 +221,8 @@ def train(config: TrainingConfig, log: Callable[[dict], None] = lambda record: p
     losses: list[float] = []
     saved_at = iteration if start["event"] == "resumed" else None
     stopped = False
+    if v.every and v.at_start and start["event"] == "initialized":
+        validate()
     while iteration < s.train_steps and not stopped:
         timers("step", log_level=0).start()
         figures, grad_norm = train_step(job, model, optimizer, scheduler, consumed, config, num_microbatches, timers)

@@ -64,7 +64,7 @@ def thd_params(segments: torch.Tensor):
 
     row = segments[0]
     bounds = torch.cat([torch.zeros(1, dtype=torch.long, device=row.device),
-                        torch.flatnonzero(row[1:] != row[:-1]) + 1,
+                        torch.nonzero(row[1:] != row[:-1]).flatten() + 1,
                         torch.tensor([row.numel()], device=row.device)])
     cu = bounds.to(torch.int32)
     longest = int((bounds[1:] - bounds[:-1]).max())

