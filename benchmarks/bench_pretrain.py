@@ -1,7 +1,8 @@
 """Pretraining step throughput and checkpoint cost, against the obvious baseline, in one run.
 
 Ours: megatron-core's GPTModel (local spec on CPU, Transformer Engine's on a GPU install) in its
-DDP wrapper, its optimizer and its no-pipelining schedule, through `loop.train_step`.
+DDP wrapper, its optimizer and its no-pipelining schedule, through the loop's `train_step` with a
+job (`training.job`) whose rows are random tokens.
 Baseline: Hugging Face `Qwen3ForCausalLM` of the same shapes and vocabulary with `torch.optim.AdamW`
 (the plain PyTorch training step people start from). Same tokens, same micro-batches, one process.
 Then a checkpoint of model + optimizer each way: megatron-core `dist_checkpointing` (what resume
@@ -21,22 +22,38 @@ import tempfile
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 from results import RESULTS, publish
+
+from megatron_bio.training.job import Job
 
 TINY = Path(__file__).resolve().parents[1] / "launch" / "configs" / "tiny.yaml"
 
 
-class RandomTokens:
-    """GPTDataset-shaped samples of random BioMatrix ids (throughput does not depend on the text)."""
+class RandomTokens(Job):
+    """GPTDataset-shaped rows of random BioMatrix ids (throughput does not depend on the text): a
+    job whose only data seam is `item`."""
 
-    def __init__(self, vocab: int, length: int):
-        self.vocab, self.length = vocab, length
+    name = "random tokens"
+    packed = False
 
-    def __getitem__(self, index: int) -> dict:
-        tokens = torch.randint(0, self.vocab, (self.length + 1,), generator=torch.Generator().manual_seed(index))
-        return {"tokens": tokens[:-1], "labels": tokens[1:], "loss_mask": torch.ones(self.length),
-                "position_ids": torch.arange(self.length)}
+    def check_data(self) -> None:
+        pass
+
+    def build(self, tokenizer, train_samples: int, valid_samples: int) -> None:
+        self.vocab = tokenizer.vocab_size
+
+    def item(self, split: str, index: int) -> dict[str, np.ndarray]:
+        length = self.config.sequence_length
+        tokens = torch.randint(0, self.vocab, (length + 1,), generator=torch.Generator().manual_seed(index)).numpy()
+        return {"tokens": tokens[:-1], "labels": tokens[1:], "loss_mask": np.ones(length, dtype=np.float32)}
+
+
+def _random_tokens(config) -> RandomTokens:
+    job = RandomTokens(config)
+    job.build(config.tokenizer.build(), 0, 0)
+    return job
 
 
 def _config(args):
@@ -64,15 +81,16 @@ def measure_megatron(config, padded: int, steps: int, folder: Path) -> dict:
 
     from megatron_bio.model.distributed import initialize
     from megatron_bio.training import checkpoint
-    from megatron_bio.training.loop import build_model, build_optimizer, check_batches, train_step
+    from megatron_bio.training.loop import check_batches, train_step
+    from megatron_bio.training.setup import build_model, build_optimizer
 
     initialize(config.parallel.tensor, config.parallel.pipeline, seed=config.seed)
-    model, _ = build_model(config, padded)
+    job = _random_tokens(config)
+    model, _ = build_model(config, padded, job.transformer_overrides())
     optimizer, scheduler = build_optimizer(config, model)
-    data = RandomTokens(config.tokenizer.build().vocab_size, config.sequence_length)
     timers = Timers(log_level=1, log_option="minmax")
     batches = check_batches(config)
-    seconds = _timed(lambda i: train_step(model, optimizer, scheduler, data, i * config.schedule.global_batch, config,
+    seconds = _timed(lambda i: train_step(job, model, optimizer, scheduler, i * config.schedule.global_batch, config,
                                           batches, timers), steps)
     start = time.perf_counter()
     path = checkpoint.save(folder / "megatron", steps, 0, model, optimizer, scheduler, {}, False, True)
@@ -94,14 +112,14 @@ def measure_hf(config, padded: int, steps: int, folder: Path) -> dict:
     o = config.optimizer
     optimizer = torch.optim.AdamW(model.parameters(), lr=o.lr, betas=(o.adam_beta1, o.adam_beta2), eps=o.adam_eps,
                                   weight_decay=o.weight_decay)
-    data = RandomTokens(config.tokenizer.build().vocab_size, config.sequence_length)
+    data = _random_tokens(config)
     s = config.schedule
 
     def step(i: int) -> None:
         optimizer.zero_grad(set_to_none=True)
         for first in range(i * s.global_batch, (i + 1) * s.global_batch, s.micro_batch):
-            items = [data[j] for j in range(first, first + s.micro_batch)]
-            tokens = torch.stack([item["tokens"] for item in items]).to(device)
+            tokens = torch.from_numpy(np.stack([data.item("train", j)["tokens"]
+                                                for j in range(first, first + s.micro_batch)])).to(device)
             loss = model(input_ids=tokens, labels=tokens).loss / (s.global_batch // s.micro_batch)
             loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), o.clip_grad)

@@ -477,7 +477,7 @@ def merge(config: SFTDataConfig, planned: dict) -> dict:
                          "loss_tokens": int(loss.sum()), "packing_efficiency": round(efficiency(lengths.tolist(), packs, config.sequence_length), 6),
                          "samples_per_pack": round(len(lengths) / len(packs), 3) if packs else 0.0}
     record_counts = _merge_records(layout, units, order)
-    manifest = _manifest(config, order, per_task, splits, record_counts, stored, units)
+    manifest = _manifest(config, order, per_task, splits, record_counts, stored, units, planned["checksums"])
     write_json(layout.shards / "manifest.json", manifest)
     return manifest
 
@@ -504,7 +504,7 @@ def _merge_records(layout: SFTLayout, units: list[Unit], order: list[str]) -> di
 
 
 def _manifest(config: SFTDataConfig, order: list[str], per_task: dict, splits: dict, record_counts: dict,
-              stored: dict, units: list[Unit]) -> dict:
+              stored: dict, units: list[Unit], checksums: dict[str, str]) -> dict:
     tokenizer = build_tokenizer(config)
     tasks = []
     for task_id, name in enumerate(order):
@@ -516,10 +516,13 @@ def _manifest(config: SFTDataConfig, order: list[str], per_task: dict, splits: d
     layout = SFTLayout(Path(config.out))
     sources: dict[str, dict] = {}
     for unit in units:
+        # reader and files (with checksums) name what went in: a release's licence notices read them.
+        entry = sources.setdefault(unit.source, {"reader": config.sources[unit.source].reader, "files": {},
+                                                 "records": 0, "written": 0, "rejected": Counter()})
+        entry["files"].update({path: checksums[path] for path in unit.paths})
         if _imported(config, unit):
             continue
         done = finished(layout, unit, "normalize")
-        entry = sources.setdefault(unit.source, {"records": 0, "written": 0, "rejected": Counter()})
         entry["records"] += done["records"]
         entry["written"] += done["written"]
         entry["rejected"].update(done["rejected"])

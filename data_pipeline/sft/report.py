@@ -32,8 +32,8 @@ def task_table(manifest: dict, top: int = 1) -> str:
     return "\n".join(lines)
 
 
-def examples_text(records: Path, split: str = "train", width: int = 600) -> str:
-    """The first record of each category, rendered as the model sees it (the chat template)."""
+def first_per_category(records: Path, split: str) -> dict[str, dict]:
+    """category -> the first chat record of that category in `split` (tasks in name order)."""
     shown: dict[str, dict] = {}
     for path in sorted((Path(records) / split).glob("*.jsonl")):
         with open(path) as handle:
@@ -41,8 +41,13 @@ def examples_text(records: Path, split: str = "train", width: int = 600) -> str:
         if first:
             record = json.loads(first)
             shown.setdefault(record["category"], record)
+    return shown
+
+
+def examples_text(records: Path, split: str = "train", width: int = 600) -> str:
+    """The first record of each category, rendered as the model sees it (the chat template)."""
     parts = []
-    for category, record in sorted(shown.items()):
+    for category, record in sorted(first_per_category(records, split).items()):
         text = render_chat(record["messages"])
         text = text if len(text) <= width else text[:width // 2] + " ... " + text[-width // 2:]
         parts.append(f"--- {category}: {record['task']} (template {record['template']}, {record['provenance']})\n{text}")

@@ -11,7 +11,11 @@ and decode one document of every prefix back to typed segments; then build the d
 and print its per-task counts and one rendered record per category; then pretrain the tiny Qwen3-shaped
 model on those shards with megatron-core (one process), print its loss curve and plot it (PNG),
 with checkpoints and an mlflow run beside the plot; then export the trained checkpoint to a Hugging
-Face directory and generate from it with transformers.
+Face directory and generate from it with transformers; then fine-tune that checkpoint on the packed
+SFT corpus (the same loop, the SFT job: one attention block per sample), print the validation loss
+per task family before and after, export it as a chat model (generation stops at <|im_end|>) and
+ask it one held-out instruction of each category through the chat template, printing the prompt,
+the reference answer and the model's.
 """
 
 from __future__ import annotations
@@ -19,9 +23,14 @@ from __future__ import annotations
 import argparse
 import gzip
 import itertools
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
+
+# A few steps of sft_tiny.yaml: enough to lower the validation loss of the demo's pretrained model.
+SFT_DEMO_SCHEDULE = ["schedule.train_steps=8", "schedule.global_batch=2", "validation.every=8", "validation.steps=2"]
 
 
 def _real_inputs(n_molecules: int, n_proteins: int) -> tuple[list[str], list[tuple[str, str]]]:
@@ -41,6 +50,7 @@ def _real_inputs(n_molecules: int, n_proteins: int) -> tuple[list[str], list[tup
 
 def run(args: argparse.Namespace) -> int:
     import selfies as sf
+    import torch.distributed as dist
     from transformers import AutoTokenizer
 
     from megatron_bio.tokenizer import Modality, Segment
@@ -85,8 +95,14 @@ def run(args: argparse.Namespace) -> int:
     failures += _protein_structures(tok, workdir, args.proteins)
     failures += _shards(tok, workdir)
     failures += _sft_corpus(workdir)
-    failures += _pretrain(workdir)
-    failures += _release(workdir)
+    try:
+        failures += _pretrain(workdir)
+        failures += _release(workdir)
+        failures += _sft(workdir)
+        failures += _chat(workdir)
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
     print(f"[demo] {len(smiles_list)} molecules, {len(proteins)} proteins, {args.molecules} 3D molecules, {failures} failures")
     return 1 if failures else 0
 
@@ -188,17 +204,17 @@ def _sft_corpus(workdir: Path) -> int:
     return sum(1 for counts in manifest["per_task"].values() if not counts["written"].get("train"))
 
 
-def _pretrain(workdir: Path) -> int:
-    """The tiny recipe on the demo shards, in this process (a one-rank gloo group), from scratch:
-    checkpoints, the mlflow store and the loss plot go to <workdir>/pretrain."""
-    import os
-    import shutil
+def _train(recipe: str, overrides: list[str], tag: str) -> tuple[object, list[dict]]:
+    """One job of the training loop in this process (a one-rank gloo group, kept for the next job):
+    its config and the records it logged (printed as the trainer prints them), the per-step losses
+    drawn as bars at the end."""
+    import json
     import socket
 
-    from launch.commands.train import JOBS
     from biomatrix_io.config import load_config
-    from megatron_bio.training.config import PretrainConfig
-    from megatron_bio.training.loop import main
+    from launch.commands.train import JOBS
+    from megatron_bio.training import config as configs
+    from megatron_bio.training.loop import train
 
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -206,15 +222,30 @@ def _pretrain(workdir: Path) -> int:
     for key, value in {"RANK": "0", "WORLD_SIZE": "1", "LOCAL_RANK": "0", "MASTER_ADDR": "127.0.0.1",
                        "MASTER_PORT": str(port)}.items():
         os.environ.setdefault(key, value)
-    output = workdir / "pretrain"
-    shutil.rmtree(output, ignore_errors=True)
-    config = load_config(PretrainConfig, JOBS["pretrain"][1], [f"data.shards={workdir / 'data' / 'shards'}", f"output={output}"])
-    losses = main(config)
-    width = 40
+    config_class, default, _ = JOBS[recipe]
+    config = load_config(getattr(configs, config_class), default, overrides)
+    shutil.rmtree(config.output, ignore_errors=True)
+    records: list[dict] = []
+
+    def log(record: dict) -> None:
+        records.append(record)
+        print(f"[{tag}] {json.dumps(record)}", flush=True)
+
+    train(config, log)
+    losses = [r["loss"] for r in records if "loss" in r]
     low, high = min(losses), max(losses)
     for step, loss in enumerate(losses, start=1):
-        bar = "#" * (1 + int((loss - low) / max(high - low, 1e-9) * (width - 1)))
-        print(f"[pretrain] step {step:>3} loss {loss:7.4f} {bar}")
+        bar = "#" * (1 + int((loss - low) / max(high - low, 1e-9) * 39))
+        print(f"[{tag}] step {step:>3} loss {loss:7.4f} {bar}")
+    return config, records
+
+
+def _pretrain(workdir: Path) -> int:
+    """The tiny recipe on the demo shards, from scratch: checkpoints, the mlflow store and the loss
+    plot go to <workdir>/pretrain."""
+    output = workdir / "pretrain"
+    config, records = _train("pretrain", [f"data.shards={workdir / 'data' / 'shards'}", f"output={output}"], "pretrain")
+    losses = [r["loss"] for r in records if "loss" in r]
     decreased = sum(losses[-5:]) / 5 < sum(losses[:5]) / 5
     print(f"[pretrain] tiny model ({config.model.num_layers} layers, hidden {config.model.hidden_size}), "
           f"{len(losses)} steps: loss {losses[0]:.3f} -> {losses[-1]:.3f} {'ok' if decreased else 'DID NOT DECREASE'}")
@@ -223,31 +254,84 @@ def _pretrain(workdir: Path) -> int:
     return 0 if decreased else 1
 
 
-def _release(workdir: Path) -> int:
-    """The trained checkpoint exported to Hugging Face, loaded by transformers (no remote code), sampled."""
-    import shutil
+def _sft(workdir: Path) -> int:
+    """The tiny recipe fine-tuned on the demo SFT corpus (packs of 2,048 tokens, one block-diagonal
+    causal mask per pack) from the demo's pretrained checkpoint; validation loss per task family
+    before and after, in <workdir>/sft."""
+    output = workdir / "sft"
+    config, records = _train("sft", [f"data.shards={workdir / 'sft_data' / 'shards'}", f"output={output}",
+                                     f"checkpoint.init_from={workdir / 'pretrain' / 'checkpoints'}",
+                                     *SFT_DEMO_SCHEDULE], "sft")
+    validations = [r for r in records if "val_loss" in r]
+    first, last = validations[0], validations[-1]
+    for key in sorted(k for k in last if k.startswith("val_loss/")):
+        print(f"[sft] {key[len('val_loss/'):]:<28} validation loss {first[key]:7.4f} -> {last[key]:7.4f}")
+    packing = records[0]["corpus"]["train"]
+    lowered = last["val_loss"] < first["val_loss"]
+    print(f"[sft] {config.schedule.train_steps} steps on packs of {config.sequence_length} tokens "
+          f"({packing['packing_efficiency']:.1%} filled): validation loss {first['val_loss']:.3f} -> "
+          f"{last['val_loss']:.3f} {'ok' if lowered else 'DID NOT DECREASE'}; loss plot {output / 'loss.png'}")
+    return 0 if lowered else 1
 
-    import torch
+
+def _export(checkpoints: Path, out: Path, tag: str):
+    """A checkpoint as a Hugging Face release, loaded back by transformers (no remote code)."""
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     from megatron_bio.convert.megatron_to_hf import megatron_to_hf
 
-    out = workdir / "release"
     shutil.rmtree(out, ignore_errors=True)
-    report = megatron_to_hf(str(workdir / "pretrain" / "checkpoints"), str(out))
-    print(f"[release]  {out}: {report['shards']} safetensors shard(s), {report['bytes'] / 1e6:.1f} MB {report['dtype']}, "
+    report = megatron_to_hf(str(checkpoints), str(out))
+    print(f"[{tag}] {out}: {report['shards']} safetensors shard(s), {report['bytes'] / 1e6:.1f} MB {report['dtype']}, "
           f"vocabulary {report['vocab_size']:,} ({report['trimmed_rows']} padding rows trimmed), {report['seconds']:.1f} s")
-    tokenizer = AutoTokenizer.from_pretrained(out)
-    model = AutoModelForCausalLM.from_pretrained(out, dtype="auto")
+    return AutoTokenizer.from_pretrained(out), AutoModelForCausalLM.from_pretrained(out, dtype="auto")
+
+
+def _release(workdir: Path) -> int:
+    """The pretrained checkpoint exported and sampled greedily."""
+    import torch
+
+    tokenizer, model = _export(workdir / "pretrain" / "checkpoints", workdir / "release", "release")
     prompt = "<|mol_smi_start|>CC(=O)"
     inputs = tokenizer(prompt, return_tensors="pt")
     with torch.no_grad():
         outputs = model.generate(**inputs, max_new_tokens=12, do_sample=False)
     text = tokenizer.decode(outputs[0], skip_special_tokens=False)
     ok = text.startswith(prompt) and outputs.shape[1] > inputs["input_ids"].shape[1]
-    print(f"[release]  transformers {type(model).__name__} ({model.dtype}) greedy from {prompt!r}: {text!r} "
+    print(f"[release] transformers {type(model).__name__} ({model.dtype}) greedy from {prompt!r}: {text!r} "
           f"{'ok' if ok else 'MISMATCH'}")
     return 0 if ok else 1
+
+
+def _chat(workdir: Path) -> int:
+    """The fine-tuned checkpoint exported (its generation stops at <|im_end|>) and asked one held-out
+    instruction of each category, as the model card's Quick Start does: chat template, greedy."""
+    import torch
+
+    from data_pipeline.sft.report import first_per_category
+
+    tokenizer, model = _export(workdir / "sft" / "checkpoints", workdir / "release_sft", "chat")
+    stop = model.generation_config.eos_token_id
+    failures = 0
+    for category, record in sorted(first_per_category(workdir / "sft_data" / "records", "test").items()):
+        messages = record["messages"][:-1]
+        inputs = tokenizer.apply_chat_template(messages, add_generation_prompt=True, return_tensors="pt", return_dict=True)
+        with torch.no_grad():
+            outputs = model.generate(**inputs, max_new_tokens=24, do_sample=False)
+        new = outputs[0, inputs["input_ids"].shape[1]:]
+        ok = len(new) > 0
+        failures += not ok
+        answer = tokenizer.decode(new, skip_special_tokens=True)
+        print(f"[chat] --- {category}: {record['task']} ({record['provenance']})")
+        print(f"[chat] user:      {_shown(messages[-1]['content'])}")
+        print(f"[chat] reference: {_shown(record['messages'][-1]['content'])}")
+        print(f"[chat] model:     {_shown(answer)}{' (stopped at <|im_end|>)' if new[-1] == stop else ''}")
+    return failures
+
+
+def _shown(text: str, width: int = 160) -> str:
+    text = text.replace("\n", " ")
+    return text if len(text) <= width else text[:width - 5] + " ..."
 
 
 def register(stages: argparse._SubParsersAction) -> None:

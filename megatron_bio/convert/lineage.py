@@ -56,6 +56,7 @@ class Stage:
     consumed_samples: Optional[int] = None
     config: Optional[dict] = None
     source: Optional[str] = None  # the Hugging Face directory an imported checkpoint was converted from
+    code: Optional[dict] = None  # the training code's git state ({"commit", "dirty"}), as its checkpoint recorded it
     data: Optional[Data] = None
     problem: Optional[str] = None  # why the checkpoint or its data could not be read
 
@@ -74,7 +75,7 @@ def _stage(folder: Path, common: dict) -> Stage:
     config = common.get("config") or {}
     imported = "iteration" not in common  # a converted Hugging Face model: weights, no training run
     stage = Stage(str(folder), None if imported else job_of(common), common.get("iteration"),
-                  common.get("consumed_samples"), config, common.get("source"))
+                  common.get("consumed_samples"), config, common.get("source"), code=common.get("code"))
     shards = (config.get("data") or {}).get("shards")
     if imported:
         return stage

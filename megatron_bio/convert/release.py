@@ -5,7 +5,8 @@ and where it came from, in files a user (or an auditor) reads without this stack
   source that went in (`card.py`, `licences.py`);
 - `provenance.json`: the exporting code's git commit (null where git or the repository is absent,
   as on a cluster node that runs an installed copy), package versions, the export's settings, and
-  every training stage behind the checkpoint (`lineage.py`) with its config and its data manifests;
+  every training stage behind the checkpoint (`lineage.py`) with the commit that trained it, its
+  config and its data manifests;
 - `SHA256SUMS`, written last, over every other file (`sha256sum -c SHA256SUMS` checks the folder).
 
 The generation settings depend on the job that trained the model: a base model ends a document
@@ -16,12 +17,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 from datetime import datetime, timezone
 from importlib import metadata
 from pathlib import Path
 from typing import Optional
 
+from biomatrix_io.code_state import git_state
 from biomatrix_io.config import ConfigError
 
 from .card import CARD, NOTICE, Release, model_card, notices
@@ -32,7 +33,6 @@ PROVENANCE = "provenance.json"
 CHECKSUMS = "SHA256SUMS"
 FORMAT = "biomatrix-release/1"
 PACKAGES = ("megatron-bio", "torch", "megatron-core", "transformers", "tokenizers", "safetensors")
-ROOT = Path(__file__).resolve().parents[2]  # the repository, when the stack runs from a checkout
 # The token that ends a generation, per training job.
 EOS = {"pretrain": "<|endoftext|>", "sft": "<|im_end|>"}
 PAD = "<|endoftext|>"
@@ -67,22 +67,6 @@ def write_generation_settings(out: Path, backend, job_name: str) -> dict:
     return special
 
 
-def git_state(root: Path = ROOT) -> dict:
-    """The commit of the code that exports, and whether its tree had changes; nulls without git or a checkout."""
-    def git(*args: str) -> Optional[str]:
-        try:
-            done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=60)
-        except (OSError, subprocess.TimeoutExpired):
-            return None
-        return done.stdout.strip() if done.returncode == 0 else None
-
-    top = git("rev-parse", "--show-toplevel")
-    if top is None or Path(top).resolve() != root.resolve():
-        return {"commit": None, "dirty": None}
-    status = git("status", "--porcelain")
-    return {"commit": git("rev-parse", "HEAD"), "dirty": None if status is None else bool(status)}
-
-
 def package_versions() -> dict:
     versions = {}
     for name in PACKAGES:
@@ -97,7 +81,7 @@ def _stage_record(stage: Stage) -> dict:
     data = stage.data
     return {"checkpoint": stage.checkpoint, "job": stage.job, "iteration": stage.iteration,
             "consumed_samples": stage.consumed_samples, "source": stage.source, "problem": stage.problem,
-            "config": stage.config,
+            "code": stage.code, "config": stage.config,
             "data": None if data is None else {"kind": data.kind, "shards": data.shards, "manifests": data.manifests}}
 
 

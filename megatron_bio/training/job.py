@@ -74,12 +74,14 @@ class Job:
         return {}
 
     def batch(self, items: list[dict[str, np.ndarray]]) -> dict[str, torch.Tensor]:
+        """Items stacked into a micro-batch, on the device the model runs on."""
         batch = {key: torch.from_numpy(np.stack([item[key] for item in items])) for key in items[0]}
         batch["loss_mask"] = batch["loss_mask"].float()
         segments = batch.get("segments")
         batch["position_ids"] = torch.from_numpy(np.stack([positions(item["segments"]) for item in items])) \
             if segments is not None else torch.arange(batch["tokens"].shape[1]).expand_as(batch["tokens"])
-        return batch
+        device = torch.device("cuda", torch.cuda.current_device()) if torch.cuda.is_available() else torch.device("cpu")
+        return {key: value.to(device, non_blocking=True) for key, value in batch.items()}
 
     def forward_step(self, data: Iterator[dict], model) -> tuple[torch.Tensor, Callable]:
         batch = next(data)
@@ -95,11 +97,11 @@ class Job:
         total, count = masked.sum(), mask.sum()
         report = {"lm loss": torch.stack([total.detach(), count]),
                   "tokens": torch.tensor(float((batch["groups"] != PAD_GROUP).sum()) if "groups" in batch
-                                         else float(batch["tokens"].numel()))}
+                                         else float(batch["tokens"].numel()), device=mask.device)}
         if self.groups:
             groups = batch["groups"].reshape(-1)
             kept = groups != PAD_GROUP
-            report["groups"] = torch.zeros(len(self.groups), 2).index_add_(
+            report["groups"] = torch.zeros(len(self.groups), 2, device=mask.device).index_add_(
                 0, groups[kept], torch.stack([masked.detach().reshape(-1)[kept], mask.reshape(-1)[kept]], 1))
         return total, count.to(torch.int), report
 

@@ -22,6 +22,7 @@ import torch
 import torch.distributed as dist
 
 from biomatrix_io import checkpoints
+from biomatrix_io.code_state import git_state
 from biomatrix_io.config import ConfigError
 from megatron_bio.model.distributed import initialize
 from megatron_bio.model.execution import check_backend
@@ -81,7 +82,7 @@ def run_batches(job: Job, model, split: str, consumed: int, config: TrainingConf
     if not parallel_state.is_pipeline_last_stage(ignore_virtual=True):
         return None
     flat = torch.stack([torch.cat([r["lm loss"], r["tokens"].reshape(1), r["groups"].reshape(-1) if job.groups
-                                   else torch.zeros(0)]) for r in reports]).sum(0)
+                                   else r["lm loss"].new_zeros(0)]) for r in reports]).sum(0)
     dist.all_reduce(flat, group=parallel_state.get_data_parallel_group())
     total, count, tokens = flat[:3].tolist()
     figures = {"loss": total / count if count else None, "loss_tokens": int(count), "tokens": int(tokens)}
@@ -201,7 +202,8 @@ def train(config: TrainingConfig, log: Callable[[dict], None] = lambda record: p
         timers("save", log_level=0).start()
         path = checkpoint.save(config.checkpoints, iteration, consumed, model, optimizer, scheduler, settings,
                                config.optimizer.distributed, config.checkpoint.optimizer_fully_reshardable,
-                               {"mlflow_run_id": run_id, "vocab_size": tokenizer.vocab_size, "job": job.name})
+                               {"mlflow_run_id": run_id, "vocab_size": tokenizer.vocab_size, "job": job.name,
+                                "code": code})
         timers("save").stop()
         if logger:
             log({"event": "saved", "iteration": iteration, "path": str(path), "save_s": timers("save").elapsed()})
@@ -215,6 +217,7 @@ def train(config: TrainingConfig, log: Callable[[dict], None] = lambda record: p
                 tracker.log_metrics(figures, iteration)
 
     timers = Timers(log_level=1, log_option="minmax")
+    code = git_state()  # in every checkpoint: the commit that trained it (a release's provenance reads it)
     flops_per_token = training_flops_per_token(config.model, padded_vocab, config.sequence_length)
     peak = peak_tflops()
     row_tokens = s.global_batch * config.sequence_length

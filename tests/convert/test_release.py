@@ -17,10 +17,11 @@ from pathlib import Path
 import pytest
 import yaml
 
+from biomatrix_io.code_state import git_state
 from biomatrix_io.config import ConfigError
 from megatron_bio.convert.card import NO_EVALUATION
 from megatron_bio.convert.licences import UNKNOWN, base_model, source_licences
-from megatron_bio.convert.release import CHECKSUMS, EOS, git_state, job, special_tokens, write_generation_settings, write_release
+from megatron_bio.convert.release import CHECKSUMS, EOS, job, special_tokens, write_generation_settings, write_release
 
 ROOT = Path(__file__).resolve().parents[2]
 CARDS = ROOT / "tests" / "data" / "model_cards"
@@ -125,6 +126,7 @@ def test_provenance_names_the_commit_config_manifests_and_checkpoint(released, s
     assert set(provenance["exported"]["packages"]) >= {"torch", "megatron-core", "transformers"}
     stage, = provenance["stages"]
     assert stage["checkpoint"] == str(checkpoints / "iter_0000002") and stage["iteration"] == 2 and stage["job"] == "pretrain"
+    assert stage["code"]["commit"] == _head()  # the training run recorded its commit in the checkpoint
     assert stage["config"]["data"]["shards"] == str(shards) and stage["config"]["schedule"]["train_steps"] == 2
     manifests = stage["data"]["manifests"]
     assert manifests["blend.yaml"] == yaml.safe_load((shards / "blend.yaml").read_text())
@@ -198,8 +200,9 @@ def test_an_sft_release_from_the_real_corpus(sft_corpus, released, tmp_path):
     lines = {m.group(1): m.group(0) for m in re.finditer(r"^- `([^`]+)`.*$", sft_part, re.M)}
     assert set(lines) == set(manifest["sources"])
     for name, entry in manifest["sources"].items():
-        licences = source_licences(name, entry.get("reader"), entry.get("files", {}))
-        assert (UNKNOWN in lines[name]) is licences.unknown
+        licences = source_licences(name, entry["reader"], entry["files"])
+        assert entry["files"] and licences.entries and not licences.unmatched, name  # every source is in the table
+        assert (UNKNOWN in lines[name]) is licences.unknown  # only a data set whose licence is not stated
         assert all(e.licence in lines[name] for e in licences.entries)
     assert re.search(r"^- `chebi`.*CC-BY-3\.0", pretraining_part, re.M)
     provenance = json.loads((out / "provenance.json").read_text())
