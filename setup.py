@@ -14,6 +14,7 @@ setup(
         "megatron_bio.structure.protein": ["data/*.safetensors"],
         "launch": ["configs/*.yaml", "configs/**/*.yaml"],
         "slurm": ["templates/*.sbatch"],
+        "evals": ["tasks/*"],
     },
     install_requires=[
         # torch is installed first by the Makefile (the local CPU wheel 2.13.0, or the container's on GPU).
@@ -44,6 +45,7 @@ setup(
         "rouge-score",  # ROUGE-1/2/L as the reference scripts call it (evals/metrics/text.py)
         "scipy<1.18",  # Pearson and Spearman (evals/metrics/labels.py); <1.18: fcd_torch 1.0.7 calls sqrtm(disp=False), removed in 1.18
         "fcd_torch==1.0.7",  # FCD with ChemNet weights in the wheel (evals/metrics/distribution.py); pinned: FCD is version-sensitive
+        "lm-eval[hf]==0.4.13",  # the evaluation job's engine (evals/): task registry, HF backend, per-sample logs
         "scikit-learn",  # ridge regressor standing in for EDM's QM9 property classifier (evals/metrics/structures.py)
     ],
     extras_require={

@@ -313,6 +313,12 @@ def read_biomatrix_sft(path: str | Path, task: Optional[str] = None) -> Iterator
     return _read(Path(path), (FORMATS["biomatrix_sft"],), task)
 
 
+def read_format(path: str | Path, fmt: Format, task: Optional[str] = None) -> Iterator[Read]:
+    """Entries of a file in a `Format` declared outside this table: an evaluation benchmark's
+    variant of one of its formats (`evals/importers.py`), read by the same rules."""
+    return _read(Path(path), (fmt,), task)
+
+
 def _read(path: Path, layouts: tuple[Format, ...], task: Optional[str]) -> Iterator[Read]:
     """Entries of a file in one of `layouts` (the first entry picks it); `task`, when given, names
     the task of every record, else the entry's own task field does (or the file's name, for a

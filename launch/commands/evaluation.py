@@ -1,4 +1,9 @@
-"""`biomatrix eval metrics|score`: the evaluation suite's metrics (`evals/metrics/`).
+"""`biomatrix eval run|tasks|metrics|score`: the evaluation job (`evals/job.py`, on
+lm-evaluation-harness) and the suite's metrics (`evals/metrics/`).
+
+`run` evaluates an HF directory or a Megatron checkpoint on suite tasks and writes lm-eval's results
+and per-sample files plus the report; `tasks` lists the suite's tasks (`--write` regenerates the
+lm-eval task folder `evals/tasks/` from `evals/suite.py`).
 
 `metrics` lists every metric with its variants, the reference each reproduces, and whether it is
 comparable to the published number (a stand-in for a metric that needs a model absent here is
@@ -12,9 +17,10 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+from pathlib import Path
 
 from biomatrix_io.config import ConfigError
-from launch.commands import existing_path
+from launch.commands import eval_import, existing_path
 
 
 def _metrics(args: argparse.Namespace) -> int:
@@ -68,9 +74,77 @@ def _score(args: argparse.Namespace) -> int:
     return 0
 
 
+def _run(args: argparse.Namespace) -> int:
+    from evals.job import EvalRun, go_offline, run_evaluation
+
+    go_offline()
+    run = EvalRun(out=args.out, tasks=[t for item in args.tasks for t in item.split(",") if t], model=args.model,
+                  checkpoint=args.checkpoint, data=args.data, backend=args.backend, constrain=args.constrain,
+                  batch_size=args.batch_size, limit=args.limit, seed=args.seed, dtype=args.dtype, device=args.device,
+                  tracking=not args.no_tracking, tracking_uri=args.tracking_uri, model_args=_options(args.model_arg))
+    summary = run_evaluation(run)
+    print(Path(summary["report"]).read_text())
+    print(f"results: {summary['results_file']}; per-sample logs: {Path(args.out) / 'lm_eval'}; report: {summary['report']}")
+    return 0
+
+
+def _merge(args: argparse.Namespace) -> int:
+    from evals.job import merge_runs
+
+    summary = merge_runs(args.parts, Path(args.out), not args.no_tracking, args.tracking_uri)
+    print(Path(summary["report"]).read_text())
+    return 0
+
+
+def _tasks(args: argparse.Namespace) -> int:
+    from evals.suite import suite_tasks
+    from evals.task_files import FOLDER, check_folder, write_folder
+
+    if args.write:
+        for path in write_folder(FOLDER):
+            print(path)
+        return 0
+    check_folder(FOLDER)
+    for task in suite_tasks():
+        scores = ", ".join(score.name for score in task.scoring.scores)
+        print(f"{task.name:<52} {task.category:<12} {'sampled' if task.scoring.sampled else 'greedy ':<8} {scores}")
+    return 0
+
+
 def register(stages: argparse._SubParsersAction) -> None:
-    parser = stages.add_parser("eval", help="evaluation: metrics and scoring")
+    parser = stages.add_parser("eval", help="evaluation: the job on lm-evaluation-harness, tasks, metrics, scoring")
     commands = parser.add_subparsers(dest="command", required=True)
+    run = commands.add_parser("run", help="evaluate a model on suite tasks (results, per-sample logs, report)")
+    source = run.add_mutually_exclusive_group(required=False)
+    source.add_argument("--model", help="a Hugging Face model directory (an exported BioMatrix release)")
+    source.add_argument("--checkpoint", help="a Megatron checkpoint: exported to OUT/model first")
+    run.add_argument("--tasks", action="append", required=True,
+                     help="comma-separated: biomatrix, a category (molecule_1d...), a task, a family")
+    run.add_argument("--data", help="folder holding records/test/<task>.jsonl (an SFT corpus; default $BIOMATRIX_EVAL_DATA)")
+    run.add_argument("--out", required=True, help="output folder (results, lm_eval/ logs, cache/, report.md, plots/)")
+    run.add_argument("--backend", default="hf", choices=("hf", "vllm", "oracle"),
+                     help="hf (transformers), vllm (GPU), oracle (gold answers: checks data and scoring)")
+    run.add_argument("--constrain", default="auto", choices=("auto", "off"),
+                     help="modality-constrained decoding for structured answers (default auto: on where the answer is one)")
+    run.add_argument("--batch-size", type=int, default=8)
+    run.add_argument("--limit", type=int, help="at most this many records per task")
+    run.add_argument("--seed", type=int, default=1234, help="sampling seed (each request derives its own from it)")
+    run.add_argument("--dtype", default="auto", help="model dtype: auto, float32, bfloat16, float16")
+    run.add_argument("--device", help="cpu, cuda, cuda:0 (default: cuda when available)")
+    run.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
+                     help="another argument of the model class (e.g. max_length=4096)")
+    run.add_argument("--no-tracking", action="store_true", help="do not log to mlflow")
+    run.add_argument("--tracking-uri", help="mlflow tracking URI (default sqlite:///OUT/mlflow.db)")
+    run.set_defaults(run=_run)
+    merge = commands.add_parser("merge", help="one report from the parts of a run split over Slurm array tasks")
+    merge.add_argument("parts", nargs="+", type=existing_path, help="the parts' output folders")
+    merge.add_argument("--out", required=True, help="the merged run's folder")
+    merge.add_argument("--no-tracking", action="store_true", help="do not log to mlflow")
+    merge.add_argument("--tracking-uri", help="mlflow tracking URI (default sqlite:///OUT/mlflow.db)")
+    merge.set_defaults(run=_merge)
+    tasks = commands.add_parser("tasks", help="list the suite's tasks (checks the task folder)")
+    tasks.add_argument("--write", action="store_true", help="rewrite evals/tasks/ from evals/suite.py")
+    tasks.set_defaults(run=_tasks)
     listing = commands.add_parser("metrics", help="list the metrics, their variants and references")
     listing.add_argument("--json", action="store_true", help="one JSON object per metric")
     listing.set_defaults(run=_metrics)
@@ -81,3 +155,4 @@ def register(stages: argparse._SubParsersAction) -> None:
     score.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                        help="a metric's option, e.g. notation=selfies")
     score.set_defaults(run=_score)
+    eval_import.add_parser(commands)
