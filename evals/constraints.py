@@ -21,6 +21,7 @@ so that it closes within the generation budget, which a near-flat model would ot
 from __future__ import annotations
 
 import enum
+import functools
 import weakref
 from dataclasses import dataclass, field
 from typing import Mapping, Optional, Sequence
@@ -114,8 +115,8 @@ class ModalityTokens:
     def width(self, token_id: int) -> int:
         return self.widths.get(token_id, 1)
 
-    @property
-    def widest(self) -> int:
+    @functools.cached_property
+    def widest(self) -> int:  # asked at every step of a SMILES answer: thousands of pieces
         return max(self.widths.values(), default=1)
 
 
@@ -132,6 +133,7 @@ class ConstraintVocabulary:
         self.size = size
         self._ids: dict[tuple, frozenset[int]] = {}
         self._masks: dict[tuple, torch.Tensor] = {}
+        self._biases: dict[tuple, torch.Tensor] = {}
 
     @classmethod
     def from_tokenizer(cls, tokenizer) -> "ConstraintVocabulary":
@@ -201,6 +203,19 @@ class ConstraintVocabulary:
             mask[sorted(self.ids(modality, key, room))] = True
             self._masks[cache_key] = mask.to(device)
         return self._masks[cache_key]
+
+    def bias(self, modality: Modality, key: str, room: Optional[int], vocab_size: int,
+             device: torch.device | str = "cpu", dtype: torch.dtype = torch.float32) -> torch.Tensor:
+        """`mask` as an additive bias over the logits: 0 where allowed, -inf elsewhere. Adding it
+        to a row of logits is one vectorized pass, where filling a boolean mask into gathered rows
+        takes several (the HF processor applies one to every constrained row at every step).
+        Shared: callers must not modify it."""
+        cache_key = (modality, key, room, vocab_size, torch.device(device), dtype)
+        if cache_key not in self._biases:
+            allowed = self.mask(modality, key, room, vocab_size, device)
+            self._biases[cache_key] = torch.zeros(vocab_size, dtype=dtype, device=allowed.device).masked_fill_(
+                ~allowed, float("-inf"))
+        return self._biases[cache_key]
 
 
 # Rules and states -----------------------------------------------------------------------------
@@ -272,6 +287,11 @@ class ConstraintState:
     def allowed(self) -> Optional[torch.Tensor]:
         key = self._key()
         return None if key is None else self._vocab.mask(self.rule.modality, *key, self._size, self._device)
+
+    def bias(self, dtype: torch.dtype = torch.float32) -> Optional[torch.Tensor]:
+        """`allowed()` as an additive bias over the logits (0 allowed, -inf not), in their dtype."""
+        key = self._key()
+        return None if key is None else self._vocab.bias(self.rule.modality, *key, self._size, self._device, dtype)
 
     def advance(self, token_id: int) -> None:
         key = self._key()

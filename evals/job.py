@@ -49,6 +49,7 @@ class EvalRun:
     tracking: bool = True
     tracking_uri: Optional[str] = None
     model_args: dict = field(default_factory=dict)  # anything else for the model class
+    metric_options: dict = field(default_factory=dict)  # options of the metrics that take them (train_size=2000)
 
 
 def resolve_tasks(names: list[str], data: Path) -> tuple[list[SuiteTask], dict[str, str]]:
@@ -64,22 +65,22 @@ def resolve_tasks(names: list[str], data: Path) -> tuple[list[SuiteTask], dict[s
     chosen: dict[str, SuiteTask] = {}
     skipped: dict[str, str] = {}
     for name in names:
-        if name in groups or name in families:
-            for task in groups.get(name) or families[name]:
-                path = test_file(data, task.task)
-                if path.is_file():
-                    chosen.setdefault(task.name, task)
-                else:
-                    skipped[task.task] = f"no test records at {path}"
-            continue
         task = tasks_by_name.get(name) or by_task.get(name)
-        if task is None:
+        if task is not None:
+            path = test_file(data, task.task)
+            if not path.is_file():
+                raise ConfigError(f"task {task.task}: no test records at {path}", ("--data", "--tasks"))
+            chosen.setdefault(task.name, task)
+            continue
+        if name not in groups and name not in families:
             raise ConfigError(f"--tasks: {name!r} is no task, family or group of the suite "
                               f"(groups: {', '.join(groups)}; `biomatrix eval tasks` lists the tasks)", ("--tasks",))
-        path = test_file(data, task.task)
-        if not path.is_file():
-            raise ConfigError(f"task {task.task}: no test records at {path}", ("--data", "--tasks"))
-        chosen.setdefault(task.name, task)
+        for task in groups.get(name) or families[name]:
+            path = test_file(data, task.task)
+            if path.is_file():
+                chosen.setdefault(task.name, task)
+            else:
+                skipped[task.task] = f"no test records at {path}"
     if not chosen:
         raise ConfigError(f"--tasks {','.join(names)}: none of these tasks has test records under {data}", ("--tasks",))
     return list(chosen.values()), {k: v for k, v in skipped.items() if k not in {t.task for t in chosen.values()}}
@@ -159,13 +160,14 @@ def run_evaluation(run: EvalRun) -> dict:
     from lm_eval.tasks import TaskManager
 
     rejected = {task.task: len(read_test_records(test_file(data, task.task))[1]) for task in tasks}
-    manager = TaskManager(include_path=str(FOLDER), include_defaults=False, metadata={"data_dir": str(data)})
+    metadata = {"data_dir": str(data), "metric_options": run.metric_options}
+    manager = TaskManager(include_path=str(FOLDER), include_defaults=False, metadata=metadata)
     tracker = EvaluationTracker(output_path=str(out / "lm_eval"))
     results = lm_eval.simple_evaluate(
         model=build_model(run, model_dir), tasks=[task.name for task in tasks], task_manager=manager, limit=run.limit,
         apply_chat_template=True, log_samples=True, evaluation_tracker=tracker, bootstrap_iters=0,
         random_seed=run.seed, numpy_random_seed=run.seed, torch_random_seed=run.seed, fewshot_random_seed=run.seed,
-        metadata={"data_dir": str(data)})
+        metadata=metadata)
     samples = results.pop("samples")
     tracker.save_results_aggregated(results=results, samples=samples)
     for name in results["configs"]:

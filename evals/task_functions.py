@@ -88,9 +88,10 @@ def read_test_records(path: Path) -> tuple[list[dict], list[Rejection]]:
     return docs, rejections
 
 
-def load(task: str, data_dir: Optional[str] = None, limit_records: Optional[int] = None, **_metadata) -> dict:
+def load(task: str, data_dir: Optional[str] = None, metric_options: Optional[dict] = None, **_metadata) -> dict:
     """lm-eval's `custom_dataset`: the task's test split. Rejected records are printed, one line
-    each, to stderr (the job counts them into its report)."""
+    each, to stderr (the job counts them into its report). `metric_options` (run metadata) ride
+    along in every doc to the metrics that take them (e.g. the QM9 stand-in's `train_size`)."""
     import datasets
 
     folder = resolve_data_dir(data_dir)
@@ -100,14 +101,14 @@ def load(task: str, data_dir: Optional[str] = None, limit_records: Optional[int]
     docs, rejections = read_test_records(path)
     for rejection in rejections:
         print(f"evaluation data: {rejection.provenance.location} of {path}: {rejection.reason}", file=sys.stderr)
-    docs = docs[:limit_records] if limit_records else docs
     train = folder / "records" / "train" / f"{task}.jsonl"
-    docs = [{**doc, "train": str(train) if train.is_file() else ""} for doc in docs]
+    options = json.dumps(metric_options or {}, sort_keys=True)
+    docs = [{**doc, "train": str(train) if train.is_file() else "", "options": options} for doc in docs]
     return datasets.DatasetDict({"test": datasets.Dataset.from_list(docs)}) if docs else \
         datasets.DatasetDict({"test": datasets.Dataset.from_dict({k: [] for k in _DOC_FIELDS})})
 
 
-_DOC_FIELDS = ("id", "task", "system", "prompt", "answer", "target", "record", "train")
+_DOC_FIELDS = ("id", "task", "system", "prompt", "answer", "target", "record", "train", "options")
 
 
 def prompt(doc: dict) -> str:
@@ -213,7 +214,8 @@ def process_results(doc: dict, results: list[str]) -> dict:
     results = [answer for result in results for answer in (result if isinstance(result, list) else [result])]
     entry = suite_task(doc)
     wanted = expected(doc)
-    references, options = _references(doc, entry)
+    references, implied = _references(doc, entry)
+    options = {**json.loads(doc.get("options") or "{}"), **implied}
     if wanted.modality in NOTATIONS:
         options["notation"] = NOTATIONS[wanted.modality]
     out: dict = {}

@@ -1,9 +1,10 @@
 """Every stage as an sbatch script rendered from `slurm/templates/` and a Slurm config
 (`launch/configs/slurm/*.yaml`), submitted with `sbatch --parsable`; stages chained with
 `afterok` dependencies that cancel their dependents when a stage fails. The pipeline
-(`pipeline_scripts`): shard -> pretrain -> sft-data -> sft -> convert, each training job reading
-what the stages before it wrote (`pipeline_inputs`) unless its own overrides say otherwise; convert
-exports the run of the training job `convert.run` names (default: sft), alone or in the pipeline.
+(`pipeline_scripts`): shard -> pretrain -> sft-data -> sft -> convert -> eval, each training job
+reading what the stages before it wrote (`pipeline_inputs`) unless its own overrides say otherwise;
+convert exports the run of the training job `convert.run` names (default: sft), alone or in the
+pipeline; eval scores that export (`eval_scripts`) on the SFT corpus build's test records.
 
 Pretraining and SFT are one loop behind two commands (`biomatrix pretrain|sft`): one job dataclass
 (`TrainingJob`), one script (`training_script`, `templates/train.sbatch`) with one requeue rule.
@@ -98,6 +99,30 @@ class ConvertJob:
     resources: Resources = field(default_factory=lambda: Resources(mem="32G", time="01:00:00"))
 
 
+EVAL_GROUPS = ("molecule_1d", "molecule_3d", "protein_1d", "protein_3d", "interaction", "text")  # the suite's categories
+
+
+@dataclass
+class EvalJob:
+    """The evaluation (`biomatrix eval run`) as an array, one task per entry of `groups`, each
+    writing `<out>/parts/<group>`, then one merge (`biomatrix eval merge`) into `<out>`'s report."""
+
+    groups: list[str] = field(default_factory=lambda: list(EVAL_GROUPS))  # a category, family or task (a,b: several)
+    model: Optional[str] = None  # an HF directory; default (alone and in the pipeline): convert's output
+    checkpoint: Optional[str] = None  # or a Megatron checkpoint, exported by each array task first
+    data: Optional[str] = None  # folder with records/test/<task>.jsonl; default: the sft_data build's out
+    out: Optional[str] = None  # default: `eval` beside the model (or checkpoint) folder
+    backend: Literal["hf", "vllm", "oracle"] = "hf"
+    limit: Optional[int] = None  # records per task (a smoke test); null: all
+    batch_size: int = 8
+    options: list[str] = field(default_factory=list)  # more `eval run` options, verbatim (e.g. --constrain=off)
+    tracking: bool = True  # the merge logs the report to mlflow (the parts do not)
+    tracking_uri: Optional[str] = None  # default: sqlite:///<out>/mlflow.db
+    max_parallel: Optional[int] = None  # array throttle (`--array=0-N%P`)
+    resources: Resources = field(default_factory=lambda: Resources(gpus_per_node=1, cpus_per_task=8, mem="64G",
+                                                                   time="04:00:00"))
+
+
 @dataclass
 class SlurmConfig:
     cluster: ClusterSettings = field(default_factory=ClusterSettings)
@@ -106,6 +131,7 @@ class SlurmConfig:
     pretrain: TrainingJob = field(default_factory=TrainingJob)
     sft: TrainingJob = field(default_factory=TrainingJob)
     convert: ConvertJob = field(default_factory=ConvertJob)
+    eval: EvalJob = field(default_factory=EvalJob)
 
 
 @dataclass
@@ -308,14 +334,67 @@ def training_script(config: SlurmConfig, stage: str, inputs: tuple[str, ...] = (
                    extra=(signal, "--requeue", "--open-mode=append"))
 
 
+def _convert_paths(config: SlurmConfig, inputs: tuple[str, ...] = ()) -> tuple[str, str]:
+    """The checkpoint convert reads and the HF directory it writes."""
+    job = config.convert
+    output = Path(training_config(config, job.run, inputs).output)
+    return job.checkpoint or str(output / "checkpoints"), job.out or str(output / "hf")
+
+
 def convert_script(config: SlurmConfig, inputs: tuple[str, ...] = ()) -> Script:
     """The export of the `convert.run` training job's run (its latest checkpoint) to an HF directory;
     `inputs`: what the pipeline gave that job."""
-    job = config.convert
-    output = Path(training_config(config, job.run, inputs).output)
-    values = {"checkpoint": shlex.quote(job.checkpoint or str(output / "checkpoints")),
-              "out": shlex.quote(job.out or str(output / "hf")), "dtype": job.dtype}
-    return _render("convert", "convert", "biomatrix-convert", job.resources, config.cluster, values)
+    checkpoint, out = _convert_paths(config, inputs)
+    values = {"checkpoint": shlex.quote(checkpoint), "out": shlex.quote(out), "dtype": config.convert.dtype}
+    return _render("convert", "convert", "biomatrix-convert", config.convert.resources, config.cluster, values)
+
+
+def _check_groups(job: EvalJob, data: Path) -> None:
+    """Each group names tasks of the suite and, when the corpus is already built (not in a pipeline
+    that builds it later), has test records there: an array task that would fail fails here."""
+    from biomatrix_io.config import ConfigError
+    from evals.job import resolve_tasks
+    from evals.suite import SUITE, by_corpus_task, by_name, categories, suite_tasks
+
+    if not job.groups or len(set(job.groups)) < len(job.groups):
+        raise ConfigError(f"eval.groups {job.groups}: give each group once, at least one", ("eval.groups",))
+    known = {SUITE, *categories(), *(f"{SUITE}_{c}" for c in categories()), *by_name(), *by_corpus_task(),
+             *(task.family for task in suite_tasks())}
+    unknown = [name for group in job.groups for name in group.split(",") if name not in known]
+    if unknown:
+        raise ConfigError(f"eval.groups: {', '.join(unknown)} is no category, family or task of the suite "
+                          f"(categories: {', '.join(categories())}; `biomatrix eval tasks` lists the tasks)", ("eval.groups",))
+    if (data / "records" / "test").is_dir():
+        for group in job.groups:
+            try:
+                resolve_tasks(group.split(","), data)
+            except ConfigError as error:
+                raise ConfigError(f"eval.groups {group}: {error.args[0]}", ("eval.groups", "eval.data")) from None
+
+
+def eval_scripts(config: SlurmConfig, inputs: tuple[str, ...] = ()) -> list[Script]:
+    """The evaluation array (one task group per array task, on one GPU each) and the merge of its
+    parts into one report. Unless `eval` says otherwise it scores convert's HF directory (`inputs`:
+    what the pipeline gave the exported run) on the sft_data build's test records."""
+    from biomatrix_io.config import ConfigError
+
+    job = config.eval
+    if job.model and job.checkpoint:
+        raise ConfigError("eval: give one of model (an HF directory) and checkpoint", ("eval.model", "eval.checkpoint"))
+    source = ("--checkpoint", job.checkpoint) if job.checkpoint else ("--model", job.model or _convert_paths(config, inputs)[1])
+    data = Path(job.data or _array_build_config(config, "sft-data").out)
+    _check_groups(job, data)
+    out = Path(job.out or Path(source[1]).parent / "eval")
+    run = [*source, "--data", str(data), "--backend", job.backend, "--batch-size", str(job.batch_size),
+           *(["--limit", str(job.limit)] if job.limit is not None else []), *job.options, "--no-tracking"]
+    array = f"0-{len(job.groups) - 1}" + (f"%{job.max_parallel}" if job.max_parallel else "")
+    tracking = ["--tracking-uri", job.tracking_uri] if job.tracking_uri else []
+    merge = [*(str(out / "parts" / group) for group in job.groups), "--out", str(out),
+             *(tracking if job.tracking else ["--no-tracking"])]
+    host = Resources(**{**job.resources.__dict__, "gpus_per_node": 0})  # the merge reads files: no GPU
+    return [_render("eval", "eval", "biomatrix-eval", job.resources, config.cluster,
+                    {"groups": _args(job.groups), "run": _args(run), "parts": shlex.quote(str(out / "parts"))}, array),
+            _render("eval", "eval_merge", "biomatrix-eval-merge", host, config.cluster, {"merge": _args(merge)})]
 
 
 def pipeline_inputs(config: SlurmConfig) -> dict[str, tuple[str, ...]]:
@@ -329,11 +408,13 @@ def pipeline_inputs(config: SlurmConfig) -> dict[str, tuple[str, ...]]:
 
 
 def pipeline_scripts(config: SlurmConfig) -> list[Script]:
-    """shard -> pretrain -> sft-data -> sft -> convert (of `convert.run`'s run), in submission order."""
+    """shard -> pretrain -> sft-data -> sft -> convert (of `convert.run`'s run) -> eval (of that
+    export, on the SFT corpus), in submission order."""
     inputs = pipeline_inputs(config)
+    exported = inputs[config.convert.run]
     return [*array_build_scripts(config, "shard"), training_script(config, "pretrain", inputs["pretrain"]),
             *array_build_scripts(config, "sft-data"), training_script(config, "sft", inputs["sft"]),
-            convert_script(config, inputs[config.convert.run])]
+            convert_script(config, exported), *eval_scripts(config, exported)]
 
 
 def script_path(script: Script, cluster: ClusterSettings, stamp: Optional[str] = None) -> Path:

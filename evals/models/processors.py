@@ -41,12 +41,19 @@ class RowControl:
 
 def draw(logits: torch.Tensor, sampling: Sampling) -> int:
     """One token id from a row's logits: temperature, then the smallest set of most likely ids
-    whose mass reaches top_p, drawn with the row's generator (on the generator's device)."""
-    probs = torch.softmax(logits.float() / sampling.temperature, dim=-1)
-    ordered, order = probs.sort(descending=True, stable=True)
-    ordered = ordered.masked_fill(ordered.cumsum(0) - ordered >= sampling.top_p, 0.0)
-    pick = torch.multinomial(ordered.to(sampling.generator.device), 1, generator=sampling.generator)
-    return int(order[int(pick)])
+    whose mass reaches top_p, drawn with the row's generator (on the generator's device). Only the
+    ids still possible (finite logits) take part: a constrained row sorts its few allowed ids, not
+    the whole vocabulary (a 157k-id sort costs more than a small model's decoding step), and
+    top_p 1 keeps every id, so nothing is sorted. `ids`: the candidates' ids (None: all of them)."""
+    finite = torch.isfinite(logits)
+    ids = None if bool(finite.all()) else finite.nonzero().squeeze(1)
+    probs = torch.softmax((logits if ids is None else logits[ids]).float() / sampling.temperature, dim=-1)
+    if sampling.top_p < 1:
+        probs, order = probs.sort(descending=True, stable=True)
+        probs = probs.masked_fill(probs.cumsum(0) - probs >= sampling.top_p, 0.0)
+        ids = order if ids is None else ids[order]
+    pick = int(torch.multinomial(probs.to(sampling.generator.device), 1, generator=sampling.generator))
+    return pick if ids is None else int(ids[pick])
 
 
 class RowControlProcessor(LogitsProcessor):
@@ -70,19 +77,20 @@ class RowControlProcessor(LogitsProcessor):
         if self._calls:
             self._advance(input_ids[:, -1].tolist())
         self._calls += 1
+        live = [row for row, control in enumerate(self.controls)
+                if not self._finished[row] and (control.state is not None or control.sampling is not None)]
+        if not live:
+            return scores
         scores = scores.clone()
-        live = [row for row in range(len(self.controls)) if not self._finished[row]]
-        constrained = [row for row in live if self.controls[row].state is not None]
-        if constrained:
-            allowed = torch.stack([self.controls[row].state.allowed() for row in constrained]).to(scores.device)
-            if allowed.shape[1] != scores.shape[1]:
-                raise ValueError(f"constraint masks cover {allowed.shape[1]} ids, the model scores {scores.shape[1]}")
-            rows = torch.tensor(constrained, device=scores.device)
-            scores[rows] = scores[rows].masked_fill(~allowed, float("-inf"))
         for row in live:
-            sampling = self.controls[row].sampling
-            if sampling is not None:
-                token = draw(scores[row], sampling)
+            control = self.controls[row]
+            if control.state is not None:
+                bias = control.state.bias(scores.dtype)
+                if bias.shape[0] != scores.shape[1]:
+                    raise ValueError(f"constraint masks cover {bias.shape[0]} ids, the model scores {scores.shape[1]}")
+                scores[row].add_(bias.to(scores.device))
+            if control.sampling is not None:
+                token = draw(scores[row], control.sampling)
                 scores[row] = float("-inf")
                 scores[row, token] = 0.0
         return scores

@@ -100,6 +100,7 @@ def run(args: argparse.Namespace) -> int:
         failures += _release(workdir)
         failures += _sft(workdir)
         failures += _chat(workdir)
+        failures += _evaluate(workdir, args.eval_limit)
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
@@ -329,6 +330,28 @@ def _chat(workdir: Path) -> int:
     return failures
 
 
+# A few tasks of each category: the evaluation job on the chat release, as `biomatrix eval run` runs it.
+DEMO_TASKS = ("name_conversion_i2s.smiles", "text_to_molecule.selfies", "property_solubility.smiles",
+              "smiles_to_3d.smiles", "go_molecular_function", "protein_folding", "protein_inverse_folding",
+              "molecule_protein_affinity.smiles", "go_term_definition")
+
+
+def _evaluate(workdir: Path, limit: int) -> int:
+    """The fine-tuned release evaluated on held-out records of every category (lm-evaluation-harness,
+    constrained decoding for structured answers), its report printed."""
+    from evals.job import EvalRun, go_offline, run_evaluation
+
+    go_offline()
+    summary = run_evaluation(EvalRun(out=str(workdir / "eval"), tasks=list(DEMO_TASKS), model=str(workdir / "release_sft"),
+                                     data=str(workdir / "sft_data"), limit=limit, batch_size=4,
+                                     metric_options={"train_size": 2000}))
+    report = Path(summary["report"]).read_text()
+    print("\n".join(f"[eval] {line}" for line in report.splitlines() if line.startswith(("|", "#"))))
+    print(f"[eval] report {summary['report']}, lm-eval results and per-sample logs in {workdir / 'eval' / 'lm_eval'}, "
+          f"mlflow run {summary.get('mlflow_run_id')}")
+    return 0 if len(summary["results"]) == len(DEMO_TASKS) else 1
+
+
 def _shown(text: str, width: int = 160) -> str:
     text = text.replace("\n", " ")
     return text if len(text) <= width else text[:width - 5] + " ..."
@@ -339,4 +362,5 @@ def register(stages: argparse._SubParsersAction) -> None:
     parser.add_argument("--workdir", default="out/demo")
     parser.add_argument("--molecules", type=int, default=8)
     parser.add_argument("--proteins", type=int, default=4)
+    parser.add_argument("--eval-limit", type=int, default=2, help="held-out records per evaluated task")
     parser.set_defaults(run=run)

@@ -81,7 +81,8 @@ def _run(args: argparse.Namespace) -> int:
     run = EvalRun(out=args.out, tasks=[t for item in args.tasks for t in item.split(",") if t], model=args.model,
                   checkpoint=args.checkpoint, data=args.data, backend=args.backend, constrain=args.constrain,
                   batch_size=args.batch_size, limit=args.limit, seed=args.seed, dtype=args.dtype, device=args.device,
-                  tracking=not args.no_tracking, tracking_uri=args.tracking_uri, model_args=_options(args.model_arg))
+                  tracking=not args.no_tracking, tracking_uri=args.tracking_uri, model_args=_options(args.model_arg),
+                  metric_options=_options(args.metric_option))
     summary = run_evaluation(run)
     print(Path(summary["report"]).read_text())
     print(f"results: {summary['results_file']}; per-sample logs: {Path(args.out) / 'lm_eval'}; report: {summary['report']}")
@@ -133,6 +134,8 @@ def register(stages: argparse._SubParsersAction) -> None:
     run.add_argument("--device", help="cpu, cuda, cuda:0 (default: cuda when available)")
     run.add_argument("--model-arg", action="append", default=[], metavar="KEY=VALUE",
                      help="another argument of the model class (e.g. max_length=4096)")
+    run.add_argument("--metric-option", action="append", default=[], metavar="KEY=VALUE",
+                     help="an option of the metrics that take it (e.g. train_size=2000 for the QM9 stand-in regressor)")
     run.add_argument("--no-tracking", action="store_true", help="do not log to mlflow")
     run.add_argument("--tracking-uri", help="mlflow tracking URI (default sqlite:///OUT/mlflow.db)")
     run.set_defaults(run=_run)

@@ -1,10 +1,14 @@
-"""`biomatrix slurm submit shard|pretrain|sft-data|sft|convert --config SLURM_YAML [--after ID] [--dry-run]`
+"""`biomatrix slurm submit shard|pretrain|sft-data|sft|convert|eval --config SLURM_YAML [--after ID] [--dry-run]`
 and `biomatrix slurm pipeline --config SLURM_YAML [--dry-run]`: every stage as a Slurm job
 (`slurm/jobs.py`), the whole chain with afterok dependencies: raw data -> shards -> pretraining ->
-SFT corpus -> SFT (from the pretraining checkpoint, on that corpus) -> HF directory.
+SFT corpus -> SFT (from the pretraining checkpoint, on that corpus) -> HF directory -> evaluation
+report.
 
 `submit convert` and the pipeline's convert export the same run: the training job `convert.run`
 names (`sft` by default; `--set convert.run=pretrain` exports the pretrained model instead).
+`submit eval` and the pipeline's eval score that export (unless `eval.model` or `eval.checkpoint`
+names another) on the `sft_data` build's test records (unless `eval.data` names another folder):
+an array of one task group (`eval.groups`) per task, then a merge into `<eval.out>/report.md`.
 
 A dry run prints each script under a `####` header (its job, what it waits for, where it would be
 written) and then the dependency graph, and submits nothing. A submission prints one JSON line,
@@ -23,7 +27,7 @@ from typing import Optional
 from launch.commands import add_config_options, load
 
 DEFAULT_CONFIG = Path(__file__).resolve().parents[1] / "configs" / "slurm" / "local.yaml"
-STAGES = ("shard", "pretrain", "sft-data", "sft", "convert")  # the pipeline's order
+STAGES = ("shard", "pretrain", "sft-data", "sft", "convert", "eval")  # the pipeline's order
 
 
 def _load(args: argparse.Namespace):
@@ -78,14 +82,16 @@ def _submit(args: argparse.Namespace) -> int:
         scripts = jobs.array_build_scripts(config, args.stage)
     elif args.stage in jobs.TRAINING_STAGES:
         scripts = [jobs.training_script(config, args.stage)]
+    elif args.stage == "eval":
+        scripts = jobs.eval_scripts(config)
     else:
         scripts = [jobs.convert_script(config)]
     return _run(args.stage, scripts, config, args.after, args.dry_run)
 
 
 def _pipeline(args: argparse.Namespace) -> int:
-    """shard -> pretrain (on those shards) -> sft-data -> sft (from that run, on that corpus) -> convert,
-    each after the previous succeeded."""
+    """shard -> pretrain (on those shards) -> sft-data -> sft (from that run, on that corpus) -> convert
+    -> eval (of that export, on that corpus's test records), each after the previous succeeded."""
     from slurm import jobs
 
     config = _load(args)
@@ -96,7 +102,7 @@ def register(stages: argparse._SubParsersAction) -> None:
     parser = stages.add_parser("slurm", help="submit stages as Slurm jobs")
     commands = parser.add_subparsers(dest="command", required=True)
     for name, run, help_text in (("submit", _submit, "render and submit one stage's job(s); prints the job ids"),
-                                 ("pipeline", _pipeline, "shard -> pretrain -> sft-data -> sft -> convert, chained by afterok")):
+                                 ("pipeline", _pipeline, "shard -> pretrain -> sft-data -> sft -> convert -> eval, chained by afterok")):
         sub = commands.add_parser(name, help=help_text)
         if name == "submit":
             sub.add_argument("stage", choices=STAGES)

