@@ -20,7 +20,7 @@ from typing import Optional
 from biomatrix_io.config import ConfigError
 
 from .suite import SUITE, SuiteTask, by_corpus_task, by_name, categories, suite_tasks
-from .task_functions import DATA_ENV, expected, read_test_records, test_file
+from .task_functions import DATA_ENV, expected, read_test_records, records_file
 
 OFFLINE = {"HF_HUB_OFFLINE": "1", "HF_DATASETS_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1",
            "HF_HUB_DISABLE_TELEMETRY": "1"}
@@ -41,7 +41,7 @@ class EvalRun:
     data: Optional[str] = None  # <data>/records/test/<task>.jsonl (default: $BIOMATRIX_EVAL_DATA)
     backend: str = "hf"
     constrain: str = "auto"
-    batch_size: int = 8
+    batch_size: int = 16
     limit: Optional[int] = None  # records per task
     seed: int = 1234
     dtype: str = "auto"
@@ -67,7 +67,7 @@ def resolve_tasks(names: list[str], data: Path) -> tuple[list[SuiteTask], dict[s
     for name in names:
         task = tasks_by_name.get(name) or by_task.get(name)
         if task is not None:
-            path = test_file(data, task.task)
+            path = records_file(data, task.task)
             if not path.is_file():
                 raise ConfigError(f"task {task.task}: no test records at {path}", ("--data", "--tasks"))
             chosen.setdefault(task.name, task)
@@ -76,7 +76,7 @@ def resolve_tasks(names: list[str], data: Path) -> tuple[list[SuiteTask], dict[s
             raise ConfigError(f"--tasks: {name!r} is no task, family or group of the suite "
                               f"(groups: {', '.join(groups)}; `biomatrix eval tasks` lists the tasks)", ("--tasks",))
         for task in groups.get(name) or families[name]:
-            path = test_file(data, task.task)
+            path = records_file(data, task.task)
             if path.is_file():
                 chosen.setdefault(task.name, task)
             else:
@@ -131,7 +131,7 @@ def constrained_tasks(tasks: list[SuiteTask], data: Path, constrain: str) -> dic
         return {task.name: False for task in tasks}
     found = {}
     for task in tasks:
-        docs, _ = read_test_records(test_file(data, task.task))
+        docs, _ = read_test_records(records_file(data, task.task))
         found[task.name] = bool(docs) and expected(docs[0]).single and expected(docs[0]).modality is not None
     return found
 
@@ -159,7 +159,7 @@ def run_evaluation(run: EvalRun) -> dict:
     from lm_eval.loggers import EvaluationTracker
     from lm_eval.tasks import TaskManager
 
-    rejected = {task.task: len(read_test_records(test_file(data, task.task))[1]) for task in tasks}
+    rejected = {task.task: len(read_test_records(records_file(data, task.task))[1]) for task in tasks}
     metadata = {"data_dir": str(data), "metric_options": run.metric_options}
     manager = TaskManager(include_path=str(FOLDER), include_defaults=False, metadata=metadata)
     tracker = EvaluationTracker(output_path=str(out / "lm_eval"))

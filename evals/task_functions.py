@@ -49,7 +49,7 @@ def resolve_data_dir(given: Optional[str]) -> Path:
     return Path(chosen)
 
 
-def test_file(folder: Path, task: str) -> Path:
+def records_file(folder: Path, task: str) -> Path:
     return Path(folder) / "records" / "test" / f"{task}.jsonl"
 
 
@@ -95,7 +95,7 @@ def load(task: str, data_dir: Optional[str] = None, metric_options: Optional[dic
     import datasets
 
     folder = resolve_data_dir(data_dir)
-    path = test_file(folder, task)
+    path = records_file(folder, task)
     if not path.is_file():
         raise FileNotFoundError(f"task {task}: no test records at {path}")
     docs, rejections = read_test_records(path)

@@ -6,7 +6,7 @@ lm-eval's own `--use_cache` keys a request by its prompt and generation settings
 another dtype or a constrained run would be served the first one's answers, repeats of one
 request (`repeats: N`) would all get the first answer, and sampled requests are never cached. Our
 key adds the model's identity (hashes of its weight and tokenizer files, backend, dtype), the
-constraint and the repeat index; sampling is seeded per request (from the key), so a sampled
+record (task and doc id), the constraint and the repeat index; sampling is seeded per request (from the key), so a sampled
 answer is reproducible and cached like a greedy one.
 """
 
@@ -45,8 +45,10 @@ def model_identity(folder: str | Path, backend: str, dtype: str) -> dict:
             "backend": backend, "dtype": dtype}
 
 
-def request_key(identity: dict, context: str, settings: dict, repeat: int, constraint: Optional[dict]) -> str:
-    return hashlib.sha256(json.dumps([identity, context, settings, repeat, constraint], sort_keys=True).encode()).hexdigest()
+def request_key(identity: dict, request: tuple, settings: dict, repeat: int, constraint: Optional[dict]) -> str:
+    """`request`: (task, doc id, prompt). The record is part of the key: two records with the same
+    prompt (an unconditional generation task's) are two samples, not one."""
+    return hashlib.sha256(json.dumps([identity, request, settings, repeat, constraint], sort_keys=True).encode()).hexdigest()
 
 
 def request_seed(seed: int, key: str) -> int:

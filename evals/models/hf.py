@@ -89,7 +89,7 @@ class RequestPlanning:
             rule = answer_rule(request.doc, self.constrain, int(settings["max_gen_toks"]))
             constraint = None if rule is None else {"modality": rule.modality.value, "length": rule.length,
                                                     "max_length": rule.max_length}
-            key = request_key(self.identity, context, settings, repeat, constraint)
+            key = request_key(self.identity, (request.task_name, request.doc_id, context), settings, repeat, constraint)
             plans.append(Planned(context, settings, rule, key, request_seed(self.seed, key)))
         return plans
 

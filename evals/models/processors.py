@@ -60,7 +60,10 @@ class RowControlProcessor(LogitsProcessor):
     """`controls[i]` governs row i. Rows are left-padded to `prompt_length`, so the token a row
     generated last is `input_ids[i, -1]` from the second call on. A row is finished once its
     constraint is done or, unconstrained, once it produced one of `stop_ids`; then it is left
-    alone (`generate` pads it)."""
+    alone (`generate` pads it). The scores are changed in place: `generate` hands every step a
+    fresh copy of the logits (a copy of the batch's scores here cost a tiny model's decoding step
+    a few percent); the only other holder of that copy is `output_logits`, which then sees the
+    processed scores."""
 
     def __init__(self, controls: Sequence[RowControl], prompt_length: int, stop_ids: Iterable[int]):
         self.controls = list(controls)
@@ -77,13 +80,9 @@ class RowControlProcessor(LogitsProcessor):
         if self._calls:
             self._advance(input_ids[:, -1].tolist())
         self._calls += 1
-        live = [row for row, control in enumerate(self.controls)
-                if not self._finished[row] and (control.state is not None or control.sampling is not None)]
-        if not live:
-            return scores
-        scores = scores.clone()
-        for row in live:
-            control = self.controls[row]
+        for row, control in enumerate(self.controls):
+            if self._finished[row]:
+                continue
             if control.state is not None:
                 bias = control.state.bias(scores.dtype)
                 if bias.shape[0] != scores.shape[1]:
