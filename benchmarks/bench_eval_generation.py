@@ -80,24 +80,11 @@ def build_corpus(folder: Path) -> tuple[Path, float]:
 
 
 def tiny_model(folder: Path) -> Path:
-    """A random 2-layer Qwen3 over the tokenizer the SFT corpus is built with (the default one),
-    in the exported HF format: the shapes of the evaluation tests' `tiny_hf_model`."""
-    from transformers import GenerationConfig, Qwen3Config, Qwen3ForCausalLM
-
-    from megatron_bio.tokenizer.hf_export import write_hf_tokenizer_dir
+    """A random 2-layer BioMatrix model over the default tokenizer (the SFT corpus's), HF format."""
+    from evals.models.random_model import write_random_model
     from megatron_bio.tokenizer_config import TokenizerConfig
 
-    tokenizer = TokenizerConfig().build()
-    write_hf_tokenizer_dir(tokenizer, folder)
-    torch.manual_seed(0)
-    config = Qwen3Config(vocab_size=tokenizer.padded_vocab_size(1), hidden_size=64, intermediate_size=128,
-                         num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2, head_dim=16,
-                         max_position_embeddings=4096, tie_word_embeddings=True, rope_theta=1e6,
-                         eos_token_id=tokenizer.backend.token_to_id("<|im_end|>"), pad_token_id=tokenizer.eod)
-    Qwen3ForCausalLM(config).save_pretrained(folder)
-    GenerationConfig(eos_token_id=config.eos_token_id, pad_token_id=config.pad_token_id,
-                     do_sample=False).save_pretrained(folder)
-    return folder
+    return write_random_model(TokenizerConfig().build(), folder)
 
 
 def model_object(model_dir: Path, batch_size: int, constrain: str, cache: Optional[Path], seed: int):
