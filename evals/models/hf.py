@@ -42,6 +42,7 @@ class Planned:
     rule: Optional[AnswerRule]
     key: str
     seed: int
+    budget: int = 0  # tokens it may generate: its max_gen_toks, less what the model's context leaves
 
 
 def answer_rule(doc: Optional[dict], constrain: str, max_gen_toks: int) -> Optional[AnswerRule]:
@@ -112,7 +113,12 @@ class BioMatrixHF(RequestPlanning, HFLM):
         groups: dict[str, list[int]] = defaultdict(list)
         for index, answer in enumerate(answers):
             if answer is None:
-                groups[json.dumps(plans[index].settings, sort_keys=True)].append(index)
+                plan = plans[index]
+                plan.budget = min(int(plan.settings["max_gen_toks"]), self.max_length - len(self.tok_encode(plan.context)))
+                if plan.budget < 1:  # the prompt fills the model's context: no answer, never a truncated prompt
+                    answers[index] = ""
+                    continue
+                groups[json.dumps(plan.settings, sort_keys=True)].append(index)
         batch_size = self.batch_size if isinstance(self.batch_size, int) else 8
         progress = tqdm(total=sum(map(len, groups.values())), disable=disable_tqdm or self.rank != 0,
                         desc="biomatrix-hf generating")
@@ -130,8 +136,11 @@ class BioMatrixHF(RequestPlanning, HFLM):
     def _controls(self, plans: list[Planned]) -> list[RowControl]:
         controls = []
         for plan in plans:
-            state = ConstraintState(self.vocabulary, plan.rule, self.model.config.vocab_size, self.model.device) \
-                if plan.rule else None
+            rule = plan.rule
+            if rule is not None and rule.length is None and rule.max_length > plan.budget - 3:
+                rule = AnswerRule(rule.modality, None, plan.budget - 3) if plan.budget > 3 else None
+            state = ConstraintState(self.vocabulary, rule, self.model.config.vocab_size, self.model.device) \
+                if rule else None
             sampling = None
             if plan.settings.get("do_sample") and plan.settings.get("temperature", 1.0) > 0:
                 generator = torch.Generator(device="cpu").manual_seed(plan.seed)
@@ -142,12 +151,11 @@ class BioMatrixHF(RequestPlanning, HFLM):
 
     def _generate(self, plans: list[Planned]) -> list[str]:
         settings = plans[0].settings
-        max_new = int(settings["max_gen_toks"])
+        max_new = max(plan.budget for plan in plans)
         until = [s for s in settings.get("until") or []]
         eos = self.tok_decode([self.eot_token_id])
         stops = list(dict.fromkeys([*until, eos]))
-        context, mask = self.tok_batch_encode([p.context for p in plans], left_truncate_len=self.max_length - max_new,
-                                              truncation=self.truncation)
+        context, mask = self.tok_batch_encode([p.context for p in plans])
         context, mask = context.to(self.device), mask.to(self.device)
         stop_ids = sorted(self.vocabulary.stop_ids)
         processor = RowControlProcessor(self._controls(plans), context.shape[1], stop_ids)
@@ -159,8 +167,8 @@ class BioMatrixHF(RequestPlanning, HFLM):
                 stopping_criteria=stop_sequences_criteria(self.tokenizer, stops, context.shape[1], context.shape[0]),
                 eos_token_id=stop_ids, pad_token_id=self.tokenizer.pad_token_id)
         answers = []
-        for row in out[:, context.shape[1]:].tolist():
-            text = self.tok_decode(row)
+        for plan, row in zip(plans, out[:, context.shape[1]:].tolist()):
+            text = self.tok_decode(row[:plan.budget])
             cut = min([text.find(s) for s in stops if s in text], default=len(text))
             answers.append(text[:cut])
         return answers

@@ -207,7 +207,7 @@ def test_a_dry_run_shows_each_script_what_it_reads_and_the_afterok_chain_and_wri
     categories = ["molecule_1d", "molecule_3d", "protein_1d", "protein_3d", "interaction", "text"]
     assert f"groups=({' '.join(categories)})" in scripts["biomatrix-eval"]
     assert (f'eval run --tasks "${{group}}" --out out/sft/slurm-tiny/eval/parts/"${{group}}" --model out/sft/slurm-tiny/hf '
-            f"--data {root / 'rendered-sft'} --backend hf --batch-size 8 --limit 2 --no-tracking") in scripts["biomatrix-eval"]
+            f"--data {root / 'rendered-sft'} --backend hf --batch-size 8 --limit 2 --metric-option=train_size=2000 --no-tracking") in scripts["biomatrix-eval"]
     assert " eval merge " + " ".join(f"out/sft/slurm-tiny/eval/parts/{c}" for c in categories) + \
         " --out out/sft/slurm-tiny/eval\n" in scripts["biomatrix-eval-merge"]
     assert not folder.exists()  # neither scripts nor logs: nothing was submitted
