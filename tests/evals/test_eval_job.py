@@ -170,10 +170,11 @@ STRUCTURED = ["protein_folding", "protein_inverse_folding", "text_to_molecule.se
 
 def test_constrained_decoding_gives_well_formed_structures_where_unconstrained_does_not(tiny_hf_model, corpus, tmp_path):
     on = _run(tmp_path / "on", corpus, tasks=STRUCTURED, model=str(tiny_hf_model), limit=2, batch_size=2)
-    off = _run(tmp_path / "off", corpus, tasks=STRUCTURED, model=str(tiny_hf_model), limit=2, batch_size=2,
+    off = _run(tmp_path / "off", corpus, tasks=STRUCTURED[1:], model=str(tiny_hf_model), limit=2, batch_size=2,
                constrain="off")
+    assert not any(off["constrained"].values())
     for task in ("biomatrix_protein_folding", "biomatrix_protein_inverse_folding"):
-        assert on["constrained"][task] and not off["constrained"][task]
+        assert on["constrained"][task]
         figures = on["results"][task]
         assert (figures["no_answer,answer"], figures["invalid,answer"], figures["wrong_length,answer"]) == (0, 0, 0)
     assert on["results"]["biomatrix_text_to_molecule.selfies"]["no_answer,answer"] == 0
@@ -190,7 +191,7 @@ RESUMED = ["protein_inverse_folding", "unconditional_generation.selfies"]  # gre
 
 def _cli_run(out: Path, corpus: Path, model: Path) -> subprocess.Popen:
     return subprocess.Popen([*BIOMATRIX, "eval", "run", "--model", str(model), "--tasks", ",".join(RESUMED),
-                             "--data", str(corpus), "--out", str(out), "--limit", "3", "--batch-size", "1",
+                             "--data", str(corpus), "--out", str(out), "--limit", "2", "--batch-size", "1",
                              "--no-tracking"], cwd=ROOT, env=OFFLINE, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
                             text=True)
 
@@ -210,18 +211,18 @@ def test_sigkill_then_rerun_gives_the_uninterrupted_samples_greedy_and_sampled(t
     whole = _cli_run(tmp_path / "whole", corpus, tiny_hf_model)
     killed = _cli_run(tmp_path / "killed", corpus, tiny_hf_model)
     deadline = time.time() + 240
-    while _cached(tmp_path / "killed") < 2 and killed.poll() is None and time.time() < deadline:
+    while _cached(tmp_path / "killed") < 1 and killed.poll() is None and time.time() < deadline:
         time.sleep(0.2)
     assert killed.poll() is None, f"the run ended before it could be killed: {killed.stderr.read()[-2000:]}"
     killed.send_signal(signal.SIGKILL)
     killed.wait()
     done_before = _cached(tmp_path / "killed")
-    assert 2 <= done_before < 6
+    assert 1 <= done_before < 4
     rerun = _cli_run(tmp_path / "killed", corpus, tiny_hf_model)
     assert rerun.wait() == 0 and whole.wait() == 0, rerun.stderr.read()[-2000:] + whole.stderr.read()[-2000:]
-    assert _cached(tmp_path / "killed") == 6
+    assert _cached(tmp_path / "killed") == 4
     expected = _samples(tmp_path / "whole")
-    assert len(expected) == 6 and _samples(tmp_path / "killed") == expected
+    assert len(expected) == 4 and _samples(tmp_path / "killed") == expected
 
 
 def test_a_cached_answer_is_never_served_to_another_model(tiny_hf_model, corpus, tmp_path):
