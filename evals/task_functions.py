@@ -28,6 +28,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
 
+from biomatrix_io.files import open_binary
 from biomatrix_io.readers.text import json_object_line
 from biomatrix_io.records import Provenance, Rejection
 from data_pipeline.sft.rendered import RenderedError, parse_rendered
@@ -77,7 +78,7 @@ def _doc(obj: dict, where: Provenance) -> dict | Rejection:
 def read_test_records(path: Path) -> tuple[list[dict], list[Rejection]]:
     """Docs and rejections of one test file: lines read = docs + rejections (blank lines aside)."""
     docs, rejections = [], []
-    with open(path, "rb") as handle:
+    with open_binary(path) as handle:
         for lineno, raw in enumerate(handle, start=1):
             if not raw.strip():
                 continue
