@@ -244,12 +244,13 @@ def _build_summary(config, units, stage1, stage2, token_counts, weights) -> dict
     sources: dict[str, dict] = {}
     for unit in units:
         entry = sources.setdefault(unit.source, {"records": 0, "written": 0, "rejected": Counter(), "fields_dropped": Counter(),
-                                                 "documents": 0, "documents_rejected": 0})
+                                                 "molecule_3d_degenerate_atoms": 0, "documents": 0, "documents_rejected": 0})
         done = stage1[unit.id]
         entry["records"] += done["records"]
         entry["written"] += done["written"]
         entry["rejected"].update(done["rejected"])
         entry["fields_dropped"].update(done["fields_dropped"])
+        entry["molecule_3d_degenerate_atoms"] += done.get("molecule_3d_degenerate_atoms", 0)
         entry["documents"] += stage2[unit.id]["written"]
         entry["documents_rejected"] += sum(stage2[unit.id]["rejected"].values())
     statuses = sorted({done["protein_structure"] for done in stage1.values() if done.get("protein_structure")})

@@ -51,10 +51,14 @@ class UnitStats:
     rejected: Counter = field(default_factory=Counter)
     fields_dropped: Counter = field(default_factory=Counter)
     kinds: Counter = field(default_factory=Counter)
+    # Atoms of written 3D tokens whose code carries no geometry (degenerate released descriptors:
+    # NaN or collinear references; `megatron_bio.structure.molecule.codec`).
+    molecule_3d_degenerate_atoms: int = 0
 
     def as_dict(self) -> dict:
         return {"records": self.records, "written": self.written, "rejected": dict(sorted(self.rejected.items())),
-                "fields_dropped": dict(sorted(self.fields_dropped.items())), "kinds": dict(sorted(self.kinds.items()))}
+                "fields_dropped": dict(sorted(self.fields_dropped.items())), "kinds": dict(sorted(self.kinds.items())),
+                "molecule_3d_degenerate_atoms": self.molecule_3d_degenerate_atoms}
 
 
 def _share(key: str, fraction: float) -> bool:
@@ -221,6 +225,7 @@ class Normalizer:
                 entity["molecule_3d"] = None
             else:
                 entity["molecule_3d"] = result.tokens
+                stats.molecule_3d_degenerate_atoms += result.degenerate_atoms
 
 
 _BUILDERS = {

@@ -8,6 +8,13 @@ Two ways to choose codes, both decodable by the same decoder:
   lands nearest its true position. Quantization errors no longer accumulate along the walk: each
   atom corrects for the error of its references, like predictive coding in signal compression.
 Decoding needs no encoder: a code (in its context) decodes to a fixed descriptor, a table lookup.
+
+One switch, `released` (set by `from_checkpoint` for the release's `.bin`), selects the release's
+conventions where they differ from ours: the atom order ranks the molecule as given (`layout`), and
+open-loop descriptors are the release's, NaN and noise-driven frames included (`descriptors`).
+Atoms with such degenerate descriptors are counted in `EncodedMolecule.degenerate_atoms`: their
+codes are what the release emits but say nothing about the geometry. Closed loop is ours whatever
+the switch (codes chosen by placement in our well-defined frames: no degenerate atoms).
 """
 
 from __future__ import annotations
@@ -22,7 +29,7 @@ from megatron_bio.tokenizer.errors import TokenizationError
 from megatron_bio.tokenizer.families import molecule_3d_token
 from megatron_bio.tokenizer.unified import parse_molecule_3d
 
-from .descriptors import R, Walk, canonical_pose, describe, local_position, normalize, rebuild, to_global
+from .descriptors import R, Walk, canonical_pose, describe, describe_released, local_position, normalize, rebuild, to_global
 from .errors import StructureTokenError
 from .layout import Layout, layout_of_molecule, layout_of_symbols
 from .vqvae import ELEMENT_INDEX, MAX_BOND_ORDER, WALK_PLACES, MolStrucTokVQVAE, load_model
@@ -34,6 +41,7 @@ class EncodedMolecule:
     codes: tuple[int, ...]  # one per SELFIES symbol, -1 for symbols that produce no atom
     layout: Layout
     coordinates: np.ndarray  # the input coordinates in token (atom) order
+    degenerate_atoms: int = 0  # atoms whose code came from a degenerate (NaN or noise-set) released descriptor
 
     @property
     def atom_codes(self) -> np.ndarray:
@@ -72,18 +80,20 @@ def _check_coordinates(mol, where: str) -> None:
 
 
 class MoleculeStructureTokenizer:
-    def __init__(self, model: MolStrucTokVQVAE, closed_loop: bool) -> None:
+    def __init__(self, model: MolStrucTokVQVAE, closed_loop: bool, released: bool = False) -> None:
         self.model = model.eval()
         self.closed_loop = closed_loop
+        self.released = released  # the release's conventions (module docstring)
         self.contextual = model.config.contextual
         self._tables: dict[tuple[int, ...], np.ndarray] = {}
         self._shared_table = None if self.contextual else model.code_table()
 
     @classmethod
     def from_checkpoint(cls, path: str | Path, closed_loop: Optional[bool] = None) -> "MoleculeStructureTokenizer":
-        """Closed loop unless told otherwise or the checkpoint says so (the released one: open loop)."""
+        """Closed loop unless told otherwise or the checkpoint says so (the released one: open loop);
+        the release's conventions for the release's checkpoint."""
         model, info = load_model(path)
-        return cls(model, info.get("closed_loop", False) if closed_loop is None else closed_loop)
+        return cls(model, info.get("closed_loop", False) if closed_loop is None else closed_loop, info.get("released", False))
 
     @property
     def codebook_size(self) -> int:
@@ -127,7 +137,7 @@ class MoleculeStructureTokenizer:
         for k, (mol, where) in enumerate(zip(mols, wheres)):
             try:
                 _check_coordinates(mol, where)
-                layout = layout_of_molecule(mol, where)
+                layout = layout_of_molecule(mol, where, self.released)
             except StructureTokenError as error:
                 results[k] = error
                 continue
@@ -136,11 +146,15 @@ class MoleculeStructureTokenizer:
             keep.append(k)
         if layouts:
             contexts = [atom_contexts(layout) for layout in layouts]
-            raw = describe(coordinates, [layout.references for layout in layouts])
+            references = [layout.references for layout in layouts]
+            if self.released and not self.closed_loop:
+                raw, degenerate = describe_released(coordinates, references)
+            else:
+                raw, degenerate = describe(coordinates, references), [np.zeros(len(xyz), dtype=bool) for xyz in coordinates]
             open_loop = self._open_loop_codes(raw, contexts)
             codes = self._closed_loop_codes(layouts, coordinates, contexts, raw, open_loop) if self.closed_loop else open_loop
-            for k, layout, xyz, atom_codes in zip(keep, layouts, coordinates, codes):
-                results[k] = _encoded(layout, atom_codes, xyz)
+            for k, layout, xyz, atom_codes, mask in zip(keep, layouts, coordinates, codes, degenerate):
+                results[k] = _encoded(layout, atom_codes, xyz, int(mask.sum()))
         return results
 
     def _open_loop_codes(self, raw: list[np.ndarray], contexts: list[np.ndarray]) -> list[np.ndarray]:
@@ -217,11 +231,11 @@ class MoleculeStructureTokenizer:
         return layout, codes[layout.atom_symbols]
 
 
-def _encoded(layout: Layout, atom_codes: np.ndarray, xyz: np.ndarray) -> EncodedMolecule:
+def _encoded(layout: Layout, atom_codes: np.ndarray, xyz: np.ndarray, degenerate_atoms: int) -> EncodedMolecule:
     codes = np.full(len(layout.symbols), -1, dtype=np.int64)
     codes[layout.atom_symbols] = atom_codes
     tokens = "".join(molecule_3d_token(symbol, int(code)) for symbol, code in zip(layout.symbols, codes))
-    return EncodedMolecule(tokens, tuple(int(c) for c in codes), layout, xyz)
+    return EncodedMolecule(tokens, tuple(int(c) for c in codes), layout, xyz, degenerate_atoms)
 
 
 def with_conformer(mol, xyz: np.ndarray, refine: bool = False):

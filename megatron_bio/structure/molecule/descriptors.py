@@ -5,10 +5,16 @@ encoder sees the inputs it was trained on. Descriptors of a whole batch of molec
 in one vectorized pass (every atom's references are known); the rebuild is sequential along the
 atom order but vectorized across the molecules of a batch.
 
-Collinear references (e.g. along a triple bond) leave the frame's second axis undefined; the
-released pipeline then emits NaN. Here the second reference falls back to the latest earlier atom
-that is not on the axis; if every earlier atom is on it, the placed atom itself defines the
-half-plane (phi = 0 by construction), so the descriptor stays rotation-invariant.
+Collinear references (e.g. along a triple bond) leave the frame's second axis undefined. Ours
+(`describe`): the second reference falls back to the latest earlier atom that is not on the axis;
+if every earlier atom is on it, the placed atom itself defines the half-plane (phi = 0 by
+construction), so the descriptor stays rotation-invariant.
+
+The release's (`describe_released`, for its checkpoint): the frame is built from the references
+as they are, on the coordinates as given (no canonical pose), in float64: NaN where they are exactly
+collinear (0/0), and a torsion set by rounding noise where they are nearly so. Such atoms are
+`degenerate`: their codes carry no geometry (a NaN descriptor always takes code 0, the quantizer's
+argmin of all-NaN distances), but they are what the release emits, so its vocabulary keeps them.
 """
 
 from __future__ import annotations
@@ -25,12 +31,15 @@ R, THETA, ABS_PHI, SIGN = range(4)
 
 
 def normalize(raw: np.ndarray) -> np.ndarray:
-    """The encoder's input: log(r + 1), theta / pi, |phi| / pi, sign."""
-    out = np.array(raw, dtype=np.float32, copy=True)
-    out[..., R] = np.log1p(raw[..., R])
-    out[..., THETA] = raw[..., THETA] / np.pi
-    out[..., ABS_PHI] = raw[..., ABS_PHI] / np.pi
-    return out
+    """The encoder's input: log(r + 1), theta / pi, |phi| / pi, sign. Computed as the release does,
+    in float32 after the cast and with torch's kernels (numpy's float32 log differs in the last bit
+    for ~9% of values, float64-then-cast for ~30%), so that its encoder sees bit-identical inputs."""
+    import torch
+
+    out = torch.from_numpy(np.ascontiguousarray(raw, dtype=np.float64)).float()
+    out[..., R : R + 1] = torch.log(out[..., R : R + 1] + 1.0)
+    out[..., THETA : ABS_PHI + 1] = out[..., THETA : ABS_PHI + 1] / torch.pi
+    return out.numpy()
 
 
 def denormalize(features: np.ndarray) -> np.ndarray:
@@ -150,6 +159,57 @@ def describe(coordinates: Sequence[np.ndarray], references: Sequence[np.ndarray]
         r, theta, phi = to_spherical(local)
         raw[rows, i] = np.stack([r, theta, np.abs(phi), np.sign(phi)], axis=-1)
     return [raw[m, :n] for m, n in enumerate(walk.count)]
+
+
+def describe_released(coordinates: Sequence[np.ndarray], references: Sequence[np.ndarray]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """Raw descriptors (n, 4) of each molecule as BioMatrix's release computes them (see the module
+    docstring), and a mask (n,) of its degenerate atoms: a NaN descriptor, or (from atom 3 on)
+    references collinear within `COLLINEAR_SIN`. Vectorized over every atom of the batch; the
+    same float64 operations as the release, up to the summation order of 3-vector dot products
+    (differences below 1e-12, far under float32's resolution)."""
+    counts = [len(xyz) for xyz in coordinates]
+    xyz = np.concatenate([np.asarray(c, dtype=np.float64).reshape(-1, 3) for c in coordinates])
+    start = np.repeat(np.cumsum([0] + counts[:-1]), counts)
+    index = np.arange(len(xyz)) - start
+    refs = np.concatenate([np.asarray(r, dtype=np.int64).reshape(-1, 3) for r in references]) + start[:, None]
+    raw = np.zeros((len(xyz), 4))
+    raw[:, :3] = ATOM0_DESCRIPTOR
+    degenerate = np.zeros(len(xyz), dtype=bool)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        second = np.flatnonzero(index == 1)
+        raw[second, R] = _norm(xyz[second - 1] - xyz[second])
+        third = np.flatnonzero(index == 2)
+        # Atom 2 in the plane of atoms 0 and 1, by the law of cosines (NaN when rounding makes y^2 < 0).
+        a = _norm(xyz[third - 2] - xyz[third - 1])
+        r2 = _norm(xyz[third - 2] - xyz[third])
+        b = _norm(xyz[third - 1] - xyz[third])
+        x2 = (a**2 + r2**2 - b**2) / (2 * a)
+        raw[third, R] = r2
+        raw[third, ABS_PHI] = np.arctan2(np.sqrt(r2**2 - x2**2), x2)
+        rest = np.flatnonzero(index >= 3)
+        origin, toward, plane = (xyz[refs[rest, k]] for k in range(3))
+        u = (toward - origin) / _norm(toward - origin)[:, None]
+        p = plane - origin
+        v = p - _dot(p, u)[:, None] * u
+        degenerate[rest] = _norm(v) <= COLLINEAR_SIN * _norm(p)
+        v = v / _norm(v)[:, None]
+        w = cross(u, v)
+        d = xyz[rest] - origin
+        x, y, z = _dot(u, d), _dot(v, d), _dot(w, d)
+        r = np.sqrt(x**2 + y**2 + z**2)
+        phi = np.arctan2(y, x)
+        raw[rest] = np.stack([r, np.arccos(z / r), np.abs(phi), np.sign(phi)], axis=-1)
+    degenerate |= np.isnan(raw).any(axis=1)
+    split = np.cumsum(counts)[:-1]
+    return np.split(raw, split), np.split(degenerate, split)
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return a[..., 0] * b[..., 0] + a[..., 1] * b[..., 1] + a[..., 2] * b[..., 2]
+
+
+def _norm(a: np.ndarray) -> np.ndarray:
+    return np.sqrt(_dot(a, a))
 
 
 def rebuild(descriptors: Sequence[np.ndarray], references: Sequence[np.ndarray]) -> list[np.ndarray]:

@@ -63,8 +63,10 @@ class EMAQuantizer(nn.Module):
         self.register_buffer("ema_cluster_sum", torch.zeros(size, dim))
 
     def nearest(self, z: torch.Tensor) -> torch.Tensor:
+        """Squared distances summed in the release's order (near ties follow the last bit); a NaN
+        input (a degenerate released descriptor) has all-NaN distances, whose argmin is code 0."""
         codebook = self.embedding.weight
-        distance = (z * z).sum(1, keepdim=True) - 2 * z @ codebook.T + (codebook * codebook).sum(1)
+        distance = torch.sum(z**2, dim=1, keepdim=True) + torch.sum(codebook**2, dim=1) - 2 * torch.matmul(z, codebook.t())
         return distance.argmin(1)
 
     def forward(self, z: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
@@ -222,8 +224,9 @@ def load_safetensors(path: str | Path) -> tuple[MolStrucTokVQVAE, dict]:
 
 
 def load_model(path: str | Path) -> tuple[MolStrucTokVQVAE, dict]:
-    """A released `.bin` checkpoint or one of ours (`.safetensors`, config in its metadata)."""
+    """A released `.bin` checkpoint (info `released`: its pipeline's conventions apply) or one of
+    ours (`.safetensors`, config in its metadata)."""
     path = Path(path)
     if path.suffix == ".safetensors":
         return load_safetensors(path)
-    return load_released(path), {}
+    return load_released(path), {"released": True}
