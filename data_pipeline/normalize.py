@@ -16,7 +16,7 @@ import functools
 import hashlib
 import unicodedata
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Callable, Iterable, Iterator, Optional
 
 from rdkit import Chem, RDLogger
@@ -27,6 +27,7 @@ from biomatrix_io.records import (
     ComplexRecord,
     Molecule3DRecord,
     MoleculeRecord,
+    NucleotideRecord,
     ProteinRecord,
     Rejection,
     TextRecord,
@@ -228,6 +229,19 @@ class Normalizer:
                 stats.molecule_3d_degenerate_atoms += result.degenerate_atoms
 
 
+    def _nucleotide(self, key, source, record: NucleotideRecord, pending_3d, stats) -> dict:
+        """A DNA or RNA record whole, features included (its reader checked the letters and every
+        kept CDS's translation): genome windows, gene-protein pairs and SFT tasks are cut from it
+        downstream. `features` are `NucleotideFeature` fields (`NucleotideFeature(**f)` with `parts`
+        as tuples gives the feature back)."""
+        if not record.sequence:
+            raise Rejected("empty sequence")
+        return {"kind": "nucleotide", "molecule": record.molecule, "sequence": record.sequence,
+                "description": _clean(record.description), "organism": _clean(record.organism),
+                "taxonomy": list(record.taxonomy), "circular": record.circular,
+                "features": [asdict(feature) for feature in record.features]}
+
+
 _BUILDERS = {
     MoleculeRecord: Normalizer._molecule,
     Molecule3DRecord: Normalizer._molecule_3d,
@@ -235,6 +249,7 @@ _BUILDERS = {
     TextRecord: Normalizer._text,
     AffinityRecord: Normalizer._affinity,
     ComplexRecord: Normalizer._complex,
+    NucleotideRecord: Normalizer._nucleotide,
 }
 
 

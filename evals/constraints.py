@@ -30,7 +30,7 @@ import torch
 
 from megatron_bio.tokenizer.chat_template import TURN_END
 from megatron_bio.tokenizer.families import Family, classify
-from megatron_bio.tokenizer.segments import WRAPPERS, Modality
+from megatron_bio.tokenizer.segments import NUCLEIC_ALPHABETS, WRAPPERS, Modality
 from megatron_bio.tokenizer.unified import EOD_TOKEN
 
 # Wrapped modalities whose body is one token family, plus the base-vocabulary texts that also
@@ -40,6 +40,8 @@ _BODY_FAMILY: dict[Modality, Family] = {
     Modality.PROTEIN: Family.RESIDUE,
     Modality.PROTEIN_3D: Family.PROTEIN_3D,
     Modality.MOLECULE_3D: Family.MOLECULE_3D,
+    Modality.DNA: Family.NUCLEOTIDE,  # only the letters of its alphabet (NUCLEIC_ALPHABETS)
+    Modality.RNA: Family.NUCLEOTIDE,
 }
 _BODY_EXTRA_TEXT: dict[Modality, tuple[str, ...]] = {Modality.SELFIES: (".",)}
 # SMILES pieces are BPE tokens: their number is no length, so only a bound in characters applies.
@@ -148,7 +150,9 @@ class ConstraintVocabulary:
         texts = tokenizer.batch_decode([[i] for i in range(size)], skip_special_tokens=False)
         added = {i: token.content for i, token in tokenizer.added_tokens_decoder.items()}
         by_content = {content: i for i, content in added.items()}
-        missing = [s for pair in WRAPPERS.values() for s in pair if s not in by_content]
+        # DNA and RNA came after the report's five modalities: an older vocabulary may lack them.
+        wrappers = {m: pair for m, pair in WRAPPERS.items() if m not in NUCLEIC_ALPHABETS or pair[0] in by_content}
+        missing = [s for pair in wrappers.values() for s in pair if s not in by_content]
         if missing:
             raise ValueError(f"not a BioMatrix tokenizer: wrapper tokens {missing} are absent")
         family_ids: dict[Family, set[int]] = {family: set() for family in Family}
@@ -157,11 +161,13 @@ class ConstraintVocabulary:
                 family_ids[found[0]].add(token_id)
         alphabet = smiles_alphabet()
         bodies = {modality: family_ids[family] for modality, family in _BODY_FAMILY.items()}
+        for modality, letters in NUCLEIC_ALPHABETS.items():
+            bodies[modality] = {i for i in bodies[modality] if classify(added[i])[1] in letters}
         bodies[Modality.SMILES] = {i for i in range(size) if i not in added and texts[i] and set(texts[i]) <= alphabet}
         for modality, extra in _BODY_EXTRA_TEXT.items():
             bodies[modality] |= {cls._single_id(tokenizer, text) for text in extra}
         modalities = {}
-        for modality, (start, end) in WRAPPERS.items():
+        for modality, (start, end) in wrappers.items():
             body = frozenset(bodies[modality])
             smiles = modality is Modality.SMILES
             modalities[modality] = ModalityTokens(

@@ -22,6 +22,9 @@ class TokenizerConfig:
     # The structure tokenizer whose codebook decides the fallback of a pair outside the inventory.
     molecule_3d_checkpoint: str = "released"
     strict_molecule_3d: bool = False
+    # False: the vocabulary as it was before the DNA/RNA tokens (a prefix of today's), to resume or
+    # export a checkpoint trained on it; `checkpoint.init_from` grows such a checkpoint instead.
+    nucleic_acids: bool = True
 
     def build(self) -> BioMatrixTokenizer:
         # Imported here: the structure tokenizer (torch, RDKit) loads only when a tokenizer is built.
@@ -34,4 +37,5 @@ class TokenizerConfig:
             molecule_3d_inventory=self.molecule_3d_inventory or DEFAULT_MOLECULE_3D_INVENTORY,
             molecule_3d_fallback=NearestCodeFallback.from_checkpoint(checkpoint_path(self.molecule_3d_checkpoint)),
             strict_molecule_3d=self.strict_molecule_3d,
+            nucleic_acids=self.nucleic_acids,
         )

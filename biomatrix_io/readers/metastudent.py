@@ -71,32 +71,46 @@ class BlastDb:
 def open_blast_db(pin: str | Path) -> BlastDb:
     """The database whose index file is `pin` (`X.pin` beside `X.phr`, `X.psq`)."""
     pin = Path(pin)
-    data = pin.read_bytes()
-    version, kind = struct.unpack_from(">II", data.ljust(8, b"\0"))  # checked first: garbage is not "truncated"
-    if (version, kind) != (4, 1):
-        raise BlastDbError(f"not a BLAST version 4 protein database (version {version}, type {kind})")
+    headers, sequences = blast_index(pin, PROTEIN, 2)
+    return BlastDb(pin, headers, sequences, mapped_part(pin.with_suffix(".phr"), headers),
+                   mapped_part(pin.with_suffix(".psq"), sequences))
+
+
+PROTEIN, NUCLEOTIDE = 1, 0  # the database type word of a BLAST v4 index file
+_TYPES = {PROTEIN: "protein", NUCLEOTIDE: "nucleotide"}
+
+
+def blast_index(index: Path, kind: int, arrays: int) -> list[np.ndarray]:
+    """The first `arrays` offset arrays, each (n + 1,), of a BLAST v4 index file of this `kind`:
+    version 4, the type, title and date strings, the number of sequences n, total residues (8
+    bytes, little-endian), the longest sequence, then the big-endian offset arrays (headers,
+    sequences, and for nucleotides the ambiguity data)."""
+    data = index.read_bytes()
+    version, found = struct.unpack_from(">II", data.ljust(8, b"\0"))  # checked first: garbage is not "truncated"
+    if (version, found) != (4, kind):
+        raise BlastDbError(f"not a BLAST version 4 {_TYPES[kind]} database (version {version}, type {found})")
     try:
         (title_length,) = struct.unpack_from(">I", data, 8)
         (date_length,) = struct.unpack_from(">I", data, 12 + title_length)
         at = 16 + title_length + date_length
         (count,) = struct.unpack_from(">I", data, at)
-        at += 16  # count, total residues (8 bytes, little-endian), longest sequence
-        headers = np.frombuffer(data, ">u4", count + 1, at).astype(np.int64)
-        sequences = np.frombuffer(data, ">u4", count + 1, at + 4 * (count + 1)).astype(np.int64)
+        at += 16  # count, total residues, longest sequence
+        return [np.frombuffer(data, ">u4", count + 1, at + 4 * (count + 1) * k).astype(np.int64) for k in range(arrays)]
     except (struct.error, ValueError) as error:  # a file shorter than its own counts
-        raise BlastDbError(f"truncated {pin.name}: {first_line(error)}") from None
-    maps = []
-    for suffix, offsets in ((".phr", headers), (".psq", sequences)):
-        part = pin.with_suffix(suffix)
-        if not part.is_file() or part.stat().st_size == 0:
-            raise BlastDbError(f"missing or empty {part.name}")
-        with open(part, "rb") as handle:
-            maps.append(mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ))
-        if np.any(np.diff(offsets) < 0):
-            raise BlastDbError(f"offsets into {part.name} decrease")
-        if offsets[-1] > len(maps[-1]):
-            raise BlastDbError(f"{part.name} is shorter than its offsets say ({len(maps[-1])} < {offsets[-1]} bytes)")
-    return BlastDb(pin, headers, sequences, *maps)
+        raise BlastDbError(f"truncated {index.name}: {first_line(error)}") from None
+
+
+def mapped_part(part: Path, offsets: np.ndarray) -> mmap.mmap:
+    """A database file (headers or sequences) mapped, not read, once the offsets into it are checked."""
+    if not part.is_file() or part.stat().st_size == 0:
+        raise BlastDbError(f"missing or empty {part.name}")
+    with open(part, "rb") as handle:
+        mapped = mmap.mmap(handle.fileno(), 0, access=mmap.ACCESS_READ)
+    if np.any(np.diff(offsets) < 0):
+        raise BlastDbError(f"offsets into {part.name} decrease")
+    if offsets[-1] > len(mapped):
+        raise BlastDbError(f"{part.name} is shorter than its offsets say ({len(mapped)} < {offsets[-1]} bytes)")
+    return mapped
 
 
 def defline_title(header: bytes) -> str:

@@ -198,3 +198,62 @@ def theseus_entries() -> list[Path]:
     from biomatrix_io.readers.structures import chain_file_groups
 
     return [group[0] for group in chain_file_groups(theseus_structures()) if len(group) > 1]
+
+
+# Nucleic acids. The production source of annotated genomes is Debian cct-examples (101 MB installed:
+# 169 GenBank records, 62.9 Mb, 58,287 translated CDS); the packages below are the small ones the
+# install fetches.
+KAPTIVE = Path("/usr/share/kaptive/reference_database")  # Debian kaptive-data
+ANY2FASTA = Path("/usr/share/doc/any2fasta/examples")  # Debian any2fasta-examples
+EMBOSS_TEST = Path("/usr/share/EMBOSS/test")  # Debian emboss-test
+NCBI_DATA = Path("/usr/share/ncbi/data")  # Debian ncbi-data
+_ORGANELLE_RRNA = ("SSU-mito-rRNA", "LSU_mito_rRNA", "SSU_chloro_rRNA", "LSU_chloro_rRNA", "SSU_plast_rRNA", "LSU_plastid")
+
+
+def _debian_files(folder: Path, pattern: str, package: str) -> list[Path]:
+    files = sorted(folder.glob(pattern))
+    if not files:
+        raise ConfigError(f"no {pattern} under {folder}: install the Debian package {package} (`make install` as root)")
+    return files
+
+
+def kaptive_genbank() -> list[Path]:
+    """Kaptive's reference loci (GenBank): 464 Klebsiella and Acinetobacter capsule and O-antigen
+    loci, 11.1 Mb, 8,817 CDS whose translations check, with gene names and products."""
+    return _debian_files(KAPTIVE, "*.gbk", "kaptive-data")
+
+
+def any2fasta_genbank() -> Path:
+    """A Leptospira kirschneri draft genome (GenBank, gzipped): 75 contigs, 4.59 Mb, 3,697 translated
+    CDS, 465 pseudogene CDS, 37 tRNA and 6 rRNA features."""
+    return _debian_files(ANY2FASTA, "test.gbk.gz", "any2fasta-examples")[0]
+
+
+def emboss_embl() -> list[Path]:
+    """EMBOSS's EMBL test entries: 53 entries (human, rodent, invertebrate, bacterial, viral...; one
+    a CON entry without a sequence), 2.8 Mb, 169 CDS whose translations check."""
+    return _debian_files(EMBOSS_TEST / "embl", "*.dat", "emboss-test")
+
+
+def emboss_genbank() -> list[Path]:
+    """EMBOSS's GenBank test entries: 39 entries (11 organisms, 11 mRNA), 2.66 Mb, 162 CDS whose
+    translations check."""
+    return _debian_files(EMBOSS_TEST / "genbank", "*.seq", "emboss-test")
+
+
+def ncbi_16s_rrna() -> Path:
+    """NCBI's combined 16S rRNA BLAST database (2008; the `.nin` index): 5,681 bacterial and archaeal
+    16S sequences named with their organisms, 8.25 Mb."""
+    return _debian_files(NCBI_DATA, "Combined16SrRNA_2-12-2008.nin", "ncbi-data")[0]
+
+
+def ncbi_organelle_rrna() -> list[Path]:
+    """NCBI's organelle rRNA BLAST databases (`.nin` indexes): mitochondrial, chloroplast and plastid
+    small- and large-subunit rRNA, 3,460 sequences named with their organisms, 5.9 Mb."""
+    return [_debian_files(NCBI_DATA, f"{name}.nin", "ncbi-data")[0] for name in _ORGANELLE_RRNA]
+
+
+def pyrodigal_genome_fasta() -> Path:
+    """The complete Corynebacterium diphtheriae NCTC11397 chromosome (FASTA, 2.46 Mb) in the pyrodigal
+    wheel's test data."""
+    return package_dir("pyrodigal", "pyrodigal==3.7.1") / "tests" / "data" / "GCF_001457455.1_NCTC11397_genomic.fna.gz"

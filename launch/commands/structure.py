@@ -101,9 +101,11 @@ def _inventory(args: argparse.Namespace) -> int:
 
     config = _load(args).inventory
     out = args.out or config.out or DEFAULT_INVENTORY
-    kept, tallies, counts = build_inventory(out, checkpoint_path(config.checkpoint), config.sources, config.limits, config.workers)
-    print(f"{len(kept)} joint tokens (of {len(counts)} distinct pairs) written to {out}; the report's inventory: {PAPER_JOINT_TOKENS}")
-    for source, tally in tallies.items():
+    built = build_inventory(out, checkpoint_path(config.checkpoint), config.sources, config.limits, config.workers)
+    print(f"{out}: inventory version {built.version}, {len(built.appended)} joint tokens written (the rule selects"
+          f" {len(built.selected)} of {len(built.counts)} distinct pairs; coverage {built.coverage_before:.2%} ->"
+          f" {built.coverage_after:.2%}); the report's inventory: {PAPER_JOINT_TOKENS}")
+    for source, tally in built.tallies.items():
         print(f"  {source}: {tally.records} records, {tally.encoded} encoded, {sum(tally.rejected.values())} rejected")
     return 0
 

@@ -1,6 +1,12 @@
 """A Hugging Face Qwen3 directory -> a megatron-core dist checkpoint (model weights only), optionally
 growing the vocabulary to BioMatrix's with the description-based init in the same pass.
 
+The directory may be a Qwen3 base (its 151,669 tokens are kept, the BioMatrix ones added) or a
+BioMatrix export whose tokenizer predates the one given (its whole vocabulary is kept, checked to be
+a prefix of the new one, and only the tokens added since are initialized: e.g. DNA/RNA). The
+checkpoint records whether its vocabulary is a BioMatrix one (`BIOMATRIX_VOCABULARY`), which
+`checkpoint.init_from` reads to grow it the same way.
+
 Memory: the safetensors files are memory-mapped and read one tensor at a time into the one model
 being filled, so the peak is one model in the target dtype plus the file cache. The checkpoint
 records the model shape, the vocabulary size and the tokenizer (when grown), which the export and
@@ -20,7 +26,9 @@ from safetensors import safe_open
 from biomatrix_io.config import ConfigError
 from megatron_bio.model.config import ModelConfig
 from megatron_bio.model.distributed import initialize
-from megatron_bio.tokenizer.unified import padded_vocab_size
+from megatron_bio.model.vocabulary import BIOMATRIX_VOCABULARY, shared_prefix
+from megatron_bio.tokenizer.hf_export import METADATA_FILE
+from megatron_bio.tokenizer.unified import BioMatrixTokenizer, padded_vocab_size
 from megatron_bio.tokenizer_config import TokenizerConfig
 
 from .mapping import TIED_HF_KEYS, Mapping, VocabularyGrowth, expand
@@ -76,6 +84,11 @@ def read_hf_config(folder: Path):
     return AutoConfig.from_pretrained(folder)
 
 
+def source_tokenizer(folder: Path) -> Optional[BioMatrixTokenizer]:
+    """The BioMatrix tokenizer a directory was exported with, or None (a Qwen3 base)."""
+    return BioMatrixTokenizer.from_dir(folder) if (Path(folder) / METADATA_FILE).is_file() else None
+
+
 def check_keys(present: set[str], mappings: list[Mapping], tied: bool) -> None:
     expected = {key for mapping in mappings for key in mapping.hf}
     allowed = expected | (set(TIED_HF_KEYS) if tied else set())
@@ -102,10 +115,17 @@ def hf_to_megatron(hf_dir: str, out: str, dtype: Optional[str] = None, tokenizer
     model = ModelConfig.from_hf_config(hf_config)
     weights = SafetensorsDirectory(hf_dir)
     grown = tokenizer.build() if tokenizer else None
+    source = source_tokenizer(hf_dir)
     if grown is not None and hf_config.vocab_size < grown.base_vocab_size:
         raise ConfigError(f"the tokenizer extends a {grown.base_vocab_size}-token base, but {hf_dir} has "
                           f"{hf_config.vocab_size} vocabulary rows: not that base model")
-    mappings = expand(model, VocabularyGrowth(grown, seed, vocabulary_init) if grown is not None else None)
+    kept = None
+    if grown is not None and source is not None:
+        try:
+            kept = shared_prefix(source, grown)
+        except ValueError as error:
+            raise ConfigError(f"{hf_dir}'s tokenizer is not an older version of the given one: {error}") from None
+    mappings = expand(model, VocabularyGrowth(grown, seed, vocabulary_init, kept) if grown is not None else None)
     check_keys(weights.keys(), mappings, model.tie_embeddings)
     vocab_size = grown.vocab_size if grown is not None else hf_config.vocab_size
     rows = padded_vocab_size(vocab_size)
@@ -124,6 +144,7 @@ def hf_to_megatron(hf_dir: str, out: str, dtype: Optional[str] = None, tokenizer
     out.mkdir(parents=True, exist_ok=True)
     dist_checkpointing.save({
         "model": megatron.sharded_state_dict(), "format": MODEL_FORMAT, "vocab_size": vocab_size,
+        BIOMATRIX_VOCABULARY: grown is not None or source is not None,
         "config": {"model": dataclasses.asdict(model), "tokenizer": dataclasses.asdict(tokenizer) if tokenizer else None},
         "source": str(hf_dir.resolve()),
     }, str(out))

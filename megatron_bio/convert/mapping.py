@@ -40,11 +40,14 @@ OUTPUT_LAYER = "output_layer.weight"  # untied models only
 
 @dataclass(frozen=True)
 class VocabularyGrowth:
-    """What a grown import needs: the BioMatrix tokenizer and how its added rows are initialized."""
+    """What a grown import needs: the BioMatrix tokenizer, how its added rows are initialized, and
+    how many leading rows of the imported table it keeps (None: Qwen3's own tokens; an older
+    BioMatrix vocabulary's size when a BioMatrix model grows to a newer one)."""
 
     tokenizer: BioMatrixTokenizer
     seed: int
     init: Init = "description"
+    kept: Optional[int] = None
 
 
 @dataclass(frozen=True)
@@ -146,13 +149,15 @@ class VocabularyMapping(Mapping):
 
 @dataclass(frozen=True)
 class GrownVocabularyMapping(VocabularyMapping):
-    """A Qwen3 table in, a BioMatrix one out: the base tokens' rows kept, the added tokens' rows
-    initialized (`extend_rows`), zero padding. Export is the plain vocabulary trim."""
+    """A Qwen3 (or older BioMatrix) table in, a BioMatrix one out: the kept tokens' rows as they
+    were, the added tokens' rows initialized (`extend_rows`), zero padding. Export is the plain
+    vocabulary trim."""
 
     growth: VocabularyGrowth
 
     def to_megatron(self, hf_tensors: Sequence[torch.Tensor], model: ModelConfig, rows: int) -> torch.Tensor:
-        return extend_rows(hf_tensors[0], self.growth.tokenizer, rows, self.growth.seed, self.growth.init)
+        return extend_rows(hf_tensors[0], self.growth.tokenizer, rows, self.growth.seed, self.growth.init,
+                           kept=self.growth.kept)
 
 
 TABLE: tuple[Mapping, ...] = (

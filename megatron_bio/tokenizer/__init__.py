@@ -1,4 +1,4 @@
-"""The unified tokenizer: Qwen3's vocabulary extended with BioMatrix's five token families."""
+"""The unified tokenizer: Qwen3's vocabulary extended with BioMatrix's token families."""
 
 from .errors import TokenizationError
 from .families import Family

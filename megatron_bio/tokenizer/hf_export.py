@@ -5,6 +5,8 @@ extended vocabulary lives entirely in `tokenizer.json`'s added tokens. The chat 
 ChatML without think blocks (`chat_template.py` says why: training renders equal inference renders). Two BioMatrix files ride along for the stack's own use: `biomatrix_tokenizer.json` (families,
 sizes, the ids Megatron needs) and `token_descriptions.json` (the text behind each new token, for
 the description-based embedding initialization).
+Nothing here depends on the modalities: the DNA/RNA wrappers and nucleotide tokens ride in
+`tokenizer.json` like every other added token, and the chat template needs no change for them.
 """
 
 from __future__ import annotations
@@ -12,7 +14,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from .chat_template import CHAT_TEMPLATE
-from .families import FAMILY_ORDER
+from .families import Family
 from .unified import BioMatrixTokenizer
 
 METADATA_FILE = "biomatrix_tokenizer.json"
@@ -33,6 +35,18 @@ def _added_tokens_decoder(tokenizer: BioMatrixTokenizer) -> dict:
         }
         for token_id, added in sorted(tokenizer.backend.get_added_tokens_decoder().items())
     }
+
+
+def _ranges(ids: list[int]) -> list[list[int]]:
+    """[first, last] of each run of consecutive ids: a family may span several blocks of the plan
+    (the DNA/RNA wrappers come long after the other control tokens)."""
+    runs: list[list[int]] = []
+    for token_id in ids:
+        if runs and token_id == runs[-1][1] + 1:
+            runs[-1][1] = token_id
+        else:
+            runs.append([token_id, token_id])
+    return runs
 
 
 def write_hf_tokenizer_dir(tokenizer: BioMatrixTokenizer, directory: str | Path) -> Path:
@@ -57,9 +71,11 @@ def write_hf_tokenizer_dir(tokenizer: BioMatrixTokenizer, directory: str | Path)
                 "count": len(tokenizer.family_ids[family]),
                 "first_id": min(tokenizer.family_ids[family], default=None),
                 "last_id": max(tokenizer.family_ids[family], default=None),
+                "ranges": _ranges(tokenizer.family_ids[family]),
             }
-            for family in FAMILY_ORDER
+            for family in Family
         },
+        "modalities": [modality.value for modality in tokenizer.wrapped_modalities],
     }
     (directory / METADATA_FILE).write_text(json.dumps(metadata, indent=2) + "\n")
     (directory / DESCRIPTIONS_FILE).write_text(

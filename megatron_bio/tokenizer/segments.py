@@ -19,6 +19,8 @@ class Modality(str, enum.Enum):
     MOLECULE_3D = "molecule_3d"
     PROTEIN = "protein"
     PROTEIN_3D = "protein_3d"
+    DNA = "dna"
+    RNA = "rna"
 
 
 WRAPPERS: dict[Modality, tuple[str, str]] = {
@@ -27,6 +29,16 @@ WRAPPERS: dict[Modality, tuple[str, str]] = {
     Modality.MOLECULE_3D: ("<|mol_3d_start|>", "<|mol_3d_end|>"),
     Modality.PROTEIN: ("<|prot_aa_start|>", "<|prot_aa_end|>"),
     Modality.PROTEIN_3D: ("<|prot_3d_start|>", "<|prot_3d_end|>"),
+    Modality.DNA: ("<|dna_nt_start|>", "<|dna_nt_end|>"),
+    Modality.RNA: ("<|rna_nt_start|>", "<|rna_nt_end|>"),
+}
+
+# The letters a DNA or RNA segment may hold (upper-case IUPAC, one token each): T in DNA, U in RNA,
+# never the other; N and the ambiguity codes in both. Lower case (soft-masked repeats) is the
+# reader's or composer's to upper-case; gaps belong to alignments, not sequences.
+NUCLEIC_ALPHABETS: dict[Modality, str] = {
+    Modality.DNA: "ACGTNRYSWKMBDHV",
+    Modality.RNA: "ACGUNRYSWKMBDHV",
 }
 
 
@@ -35,7 +47,8 @@ class Segment:
     """One piece of a document.
 
     `value` is a string for every modality but protein 3D, whose value is the tuple of backbone
-    structure codes (one per residue). Molecule 3D is the joint-token string, e.g. `[C 42][H 305]`.
+    structure codes (one per residue). Molecule 3D is the joint-token string, e.g. `[C 42][H 305]`;
+    DNA and RNA are their letters (`NUCLEIC_ALPHABETS`), e.g. `ATGGCC` and `AUGGCC`.
     """
 
     modality: Modality

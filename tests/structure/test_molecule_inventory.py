@@ -17,6 +17,7 @@ from megatron_bio.structure.molecule.train import RELEASED_CHECKPOINT
 from megatron_bio.tokenizer import Segment
 from megatron_bio.tokenizer_config import TokenizerConfig
 from megatron_bio.tokenizer.families import molecule_3d_token
+from megatron_bio.tokenizer.ranked_file import read_ranked_sections, read_ranked_tokens
 
 
 def test_select_pairs_covers_99_percent_and_every_symbol():
@@ -27,15 +28,27 @@ def test_select_pairs_covers_99_percent_and_every_symbol():
     assert ("[C]", 3) not in kept
 
 
-def test_build_inventory_on_real_molecules(tmp_path):
+def test_build_inventory_on_real_molecules_then_only_appends(tmp_path):
+    """A first build writes the rule's pairs; a build over more molecules keeps every existing line
+    where it was (line order is token ids) and appends only the pairs it lacks, under a version line."""
     out = tmp_path / "joint.txt"
-    kept, tallies, counts = build_inventory(out, RELEASED_CHECKPOINT, ["qm9", "ccd"], {"qm9": 300, "ccd": 100}, workers=1)
-    for tally in tallies.values():
+    first = build_inventory(out, RELEASED_CHECKPOINT, ["qm9"], {"qm9": 100}, workers=1)
+    for tally in first.tallies.values():
         assert tally.records == tally.encoded + sum(tally.rejected.values())
     retained = read_inventory(out)
-    assert sum(len(v) for v in retained.values()) == len(kept)
-    assert sum(c for _, c in kept) > 0.99 * sum(counts.values())
+    assert first.version == 1 and first.appended == first.selected
+    assert sum(len(v) for v in retained.values()) == len(first.selected)
+    assert first.coverage_after > 0.99
     assert "[Branch1]" in retained and retained["[Branch1]"] == [-1]
+    text, tokens = out.read_text(), read_ranked_tokens(out)
+    second = build_inventory(out, RELEASED_CHECKPOINT, ["qm9"], {"qm9": 250}, workers=1)
+    assert second.version == 2 and second.appended and out.read_text().startswith(text)
+    added = [molecule_3d_token(s, c) for (s, c), _ in second.appended]
+    assert read_ranked_sections(out) == [tokens, added]
+    assert second.coverage_before < second.coverage_after
+    unchanged = out.read_text()
+    third = build_inventory(out, RELEASED_CHECKPOINT, ["qm9"], {"qm9": 100}, workers=1)
+    assert third.appended == [] and third.version == 2 and out.read_text() == unchanged
 
 
 def test_nearest_code_fallback_uses_codebook_distance():

@@ -79,4 +79,4 @@ def test_segment_value_types_are_checked():
     with pytest.raises(TypeError):
         Segment(Modality.PROTEIN, ("M", "K"))
     with pytest.raises(ValueError):
-        Segment("dna", "ACGT")
+        Segment("glycan", "Gal(b1-4)Glc")  # not a modality (DNA became one: issue 25)

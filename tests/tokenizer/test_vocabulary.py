@@ -3,7 +3,7 @@
 import pytest
 
 from megatron_bio.tokenizer import BioMatrixTokenizer, Family
-from megatron_bio.tokenizer.families import CONTROL_TOKENS, RESIDUES
+from megatron_bio.tokenizer.families import CONTROL_TOKENS, NUCLEIC_CONTROL_TOKENS, NUCLEOTIDES, RESIDUES
 from megatron_bio.tokenizer.ranked_file import read_ranked_tokens
 from megatron_bio.tokenizer.unified import DEFAULT_SELFIES_INVENTORY
 
@@ -12,19 +12,26 @@ from ..conftest import DATA
 QWEN3_ENTRIES = 151_669
 
 
-def test_family_counts_and_contiguous_order(tokenizer):
+def test_family_counts_and_the_order_of_the_plan(tokenizer):
     selfies = read_ranked_tokens(DEFAULT_SELFIES_INVENTORY)
     joint = read_ranked_tokens(DATA / "molecule_3d_small.txt")
-    expected = {"control": 10, "residue": 26, "selfies": len(selfies), "protein_3d": 4096, "molecule_3d": len(joint)}
+    expected = {"control": 14, "residue": 26, "selfies": len(selfies), "protein_3d": 4096, "molecule_3d": len(joint),
+                "nucleotide": 16}
     assert tokenizer.family_counts() == expected
     assert tokenizer.base_vocab_size == QWEN3_ENTRIES
     assert tokenizer.vocab_size == QWEN3_ENTRIES + sum(expected.values())
-    next_id = QWEN3_ENTRIES
-    for family in (Family.CONTROL, Family.RESIDUE, Family.SELFIES, Family.PROTEIN_3D, Family.MOLECULE_3D):
-        ids = tokenizer.family_ids[family]
-        assert ids == list(range(next_id, next_id + len(ids))), family
-        next_id += len(ids)
-    assert [tokenizer.token(i) for i in tokenizer.family_ids[Family.CONTROL]] == [t for t, _ in CONTROL_TOKENS]
+    # The blocks of VOCABULARY_PLAN, contiguous and in order: the DNA/RNA wrappers and the nucleotides
+    # come after the molecule-3D inventory, so every id of the report's five families is unchanged.
+    blocks = [(Family.CONTROL, 10), (Family.RESIDUE, 26), (Family.SELFIES, len(selfies)), (Family.PROTEIN_3D, 4096),
+              (Family.MOLECULE_3D, len(joint)), (Family.CONTROL, 4), (Family.NUCLEOTIDE, 16)]
+    next_id, seen = QWEN3_ENTRIES, {family: 0 for family in Family}
+    for family, count in blocks:
+        assert tokenizer.family_ids[family][seen[family]:seen[family] + count] == list(range(next_id, next_id + count)), family
+        next_id, seen[family] = next_id + count, seen[family] + count
+    assert next_id == tokenizer.vocab_size
+    assert [tokenizer.token(i) for i in tokenizer.family_ids[Family.CONTROL]] == [
+        t for t, _ in CONTROL_TOKENS + NUCLEIC_CONTROL_TOKENS]
+    assert [tokenizer.token(i) for i in tokenizer.family_ids[Family.NUCLEOTIDE]] == [f"<N_{n}>" for n, _ in NUCLEOTIDES]
     assert tokenizer.token(tokenizer.family_ids[Family.RESIDUE][22]) == "<A_W>"
     assert [tokenizer.token(i) for i in tokenizer.family_ids[Family.SELFIES]] == selfies
     assert tokenizer.token(tokenizer.family_ids[Family.PROTEIN_3D][-1]) == "<S_4095>"
@@ -60,6 +67,11 @@ def test_descriptions_follow_the_papers_rules(tokenizer):
     assert by_token["<A_U>"]["description"] == "Selenocysteine"
     assert by_token["<A_X>"]["description"] == "any amino acid"
     assert len({by_token[f"<A_{letter}>"]["description"] for letter, _ in RESIDUES}) == 26
+    assert by_token["<|dna_nt_start|>"]["description"] == "Begins a DNA nucleotide sequence"
+    assert by_token["<|rna_nt_end|>"]["description"] == "Ends an RNA nucleotide sequence"
+    assert by_token["<N_A>"]["description"] == "Adenine nucleotide (A) in a DNA or RNA sequence"
+    assert by_token["<N_U>"]["description"] == "Uracil nucleotide (U) in an RNA sequence"
+    assert len({by_token[f"<N_{letter}>"]["description"] for letter, _ in NUCLEOTIDES}) == 16
     for literal in ("[=O]", "<S_4012>", "[#N 497]"):
         assert by_token[literal]["description"] == literal
 

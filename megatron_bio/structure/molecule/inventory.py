@@ -20,7 +20,7 @@ import numpy as np
 
 from biomatrix_io.records import Molecule3DRecord, Rejection, reason_group
 from megatron_bio.tokenizer.families import molecule_3d_token
-from megatron_bio.tokenizer.ranked_file import write_ranked_tokens
+from megatron_bio.tokenizer.ranked_file import VERSION_LINE, read_ranked_sections, read_ranked_tokens, write_ranked_tokens
 from megatron_bio.tokenizer.unified import DEFAULT_MOLECULE_3D_INVENTORY
 
 from .codec import EncodedMolecule, MoleculeStructureTokenizer
@@ -98,10 +98,32 @@ def select_pairs(counts: Counter, coverage: float = COVERAGE) -> list[tuple[tupl
     return kept
 
 
+@dataclass
+class InventoryBuild:
+    """What one `build_inventory` did: the pairs the rule selected over this count, the pairs it
+    appended to the file (all of them for a new file), the version the file is now at, and the
+    share of this count's occurrences the file covered before and covers after."""
+
+    selected: list
+    appended: list
+    version: int
+    coverage_before: float
+    coverage_after: float
+    tallies: dict[str, Tally]
+    counts: Counter
+
+
 def build_inventory(
     out: str | Path, checkpoint: str | Path, sources: Sequence[str], limits: dict[str, int], workers: int = 2
-) -> tuple[list, dict[str, Tally], Counter]:
-    """Count pairs over the sources with the checkpoint's tokenizer and write the inventory file."""
+) -> InventoryBuild:
+    """Count pairs over the sources with the checkpoint's tokenizer and write the inventory file.
+
+    An inventory that exists is a vocabulary in use (its line order is the token ids): its lines are
+    never rewritten or reordered. The selected pairs it lacks are appended after it under a
+    version line, so that their ids come after every existing id (molecule-3D is the vocabulary's
+    last family; the conversion's vocabulary growth gives them rows); a count that selects nothing
+    new leaves the file as it was."""
+    out = Path(out)
     tokenizer = MoleculeStructureTokenizer.from_checkpoint(checkpoint)
     counts: Counter = Counter()
     tallies: dict[str, Tally] = {}
@@ -111,22 +133,40 @@ def build_inventory(
         items = molecules(source, limits.get(source.split(":")[0]), workers)
         counts.update(count_pairs(m for _, m in encoded_stream(tokenizer, items, tally)))
     kept = select_pairs(counts)
-    total = sum(counts.values())
-    share = sum(c for _, c in kept) / total
+    total = sum(counts.values()) or 1
+    present = set(read_ranked_tokens(out)) if out.is_file() else set()
+    appended = [(pair, n) for pair, n in kept if molecule_3d_token(*pair) not in present]
+    before = sum(n for pair, n in counts.items() if molecule_3d_token(*pair) in present) / total
+    after = before + sum(n for _, n in appended) / total
     digest = hashlib.sha256(Path(checkpoint).read_bytes()).hexdigest()
-    header = [
-        "BioMatrix molecule-3D joint tokens: [SELFIES-SYMBOL CODE], most frequent first, tab, count.",
-        f"Built by `biomatrix structure molecule inventory` in {time.time() - started:.0f} s;"
-        f" checkpoint {Path(checkpoint).name} sha256 {digest}, {'closed' if tokenizer.closed_loop else 'open'}-loop codes.",
-        f"Rule: most frequent pairs until > {COVERAGE:.0%} of occurrences, plus each symbol's top pair.",
-        f"{len(kept)} tokens of {len(counts)} distinct pairs cover {share:.4%} of {total} occurrences"
-        f" (the report's inventory: {PAPER_JOINT_TOKENS}).",
-    ]
+    built = (f"Built by `biomatrix structure molecule inventory` in {time.time() - started:.0f} s;"
+             f" checkpoint {Path(checkpoint).name} sha256 {digest}, {'closed' if tokenizer.closed_loop else 'open'}-loop codes.")
+    sources_lines = []
     for source, tally in tallies.items():
         reasons = ", ".join(f"{reason}: {n}" for reason, n in tally.rejected.most_common(6))
-        header.append(f"source {source}: {tally.records} records, {tally.encoded} encoded, rejected {sum(tally.rejected.values())} ({reasons})")
-    write_ranked_tokens(out, [(molecule_3d_token(s, c), n) for (s, c), n in kept], header)
-    return kept, tallies, counts
+        sources_lines.append(f"source {source}: {tally.records} records, {tally.encoded} encoded,"
+                             f" rejected {sum(tally.rejected.values())} ({reasons})")
+    rows = [(molecule_3d_token(s, c), n) for (s, c), n in appended]
+    if not present:
+        write_ranked_tokens(out, rows, [
+            "BioMatrix molecule-3D joint tokens: [SELFIES-SYMBOL CODE], most frequent first, tab, count.",
+            built,
+            f"Rule: most frequent pairs until > {COVERAGE:.0%} of occurrences, plus each symbol's top pair.",
+            f"{len(kept)} tokens of {len(counts)} distinct pairs cover {after:.4%} of {total} occurrences"
+            f" (the report's inventory: {PAPER_JOINT_TOKENS}).",
+            *sources_lines,
+        ])
+        return InventoryBuild(kept, appended, 1, 0.0, after, tallies, counts)
+    version = len(read_ranked_sections(out))
+    if appended:
+        version += 1
+        write_ranked_tokens(out, rows, [
+            f"{VERSION_LINE.removeprefix('# ')}{version}: {len(appended)} pairs appended after the file's {len(present)}"
+            f" tokens (versions 1-{version - 1}); over this count ({len(counts)} distinct pairs, {total} occurrences) they raise the"
+            f" coverage from {before:.4%} to {after:.4%}.",
+            built, *sources_lines,
+        ], append=True)
+    return InventoryBuild(kept, appended, version, before, after, tallies, counts)
 
 
 class NearestCodeFallback:
@@ -152,7 +192,6 @@ class NearestCodeFallback:
 
 def read_inventory(path: str | Path) -> dict[str, list[int]]:
     """Symbol -> its retained codes, most frequent first, from an inventory file."""
-    from megatron_bio.tokenizer.ranked_file import read_ranked_tokens
     from megatron_bio.tokenizer.unified import parse_molecule_3d
 
     retained: dict[str, list[int]] = {}
