@@ -69,15 +69,132 @@ def _qm9_properties(row: dict) -> dict[str, float] | str:
     return properties
 
 
-def read_qm9_3d(path: str | Path) -> Iterator[Read3D]:
-    """QM9 rows (qm9pack CSV) as molecules: bonds and bond orders are derived from the DFT geometry
-    (RDKit's xyz2mol, neutral charge), as the coordinates are the ground truth. Every data row is a
-    record or a rejection (a short row, an unknown element, coordinates that are not an atoms x 3
-    array of numbers, a geometry without valid bonds); a table without the QM9 columns is one."""
-    from rdkit import RDLogger
+# How a geometry's covalent contacts become a bond graph, tried in order until the graph is the
+# SMILES's. First RDKit's connect-the-dots rule (what xyz2mol uses: it gives QM9's graph for 94.8% of
+# the molecules), then covalent radii scaled by a factor (RDKit's van der Waals rule): narrower
+# factors first, as strained cages bring non-bonded atoms within connect-the-dots' reach (1.3 to 1.15
+# read the rest of QM9, 1.1 one molecule), then wider ones for long bonds it would miss (none in QM9).
+# Which rule matched does not change the result: the graph is the SMILES's.
+CONNECTIVITY_RULES: tuple[dict, ...] = (
+    {},
+    *({"useVdw": True, "covFactor": factor} for factor in (1.3, 1.25, 1.2, 1.15, 1.1, 1.35, 1.4, 1.45)),
+)
+
+
+def smiles_template(smiles: str):
+    """A SMILES as a molecule with every hydrogen an atom (a QM9 geometry lists them all), or None
+    when RDKit cannot read it or it is empty."""
+    from rdkit import Chem
+
+    mol = Chem.MolFromSmiles(smiles)
+    return Chem.AddHs(mol) if mol is not None and mol.GetNumAtoms() else None
+
+
+def _skeleton(mol):
+    """The element-labelled graph alone: every bond single, no charges, radicals or aromaticity."""
+    from rdkit import Chem
+
+    skeleton = Chem.RWMol(mol)
+    for bond in skeleton.GetBonds():
+        bond.SetBondType(Chem.BondType.SINGLE)
+        bond.SetIsAromatic(False)
+    for atom in skeleton.GetAtoms():
+        atom.SetFormalCharge(0)
+        atom.SetNumRadicalElectrons(0)
+        atom.SetIsAromatic(False)
+    return skeleton.GetMol()
+
+
+def geometry_graph(mol, template) -> tuple[object, dict] | None:
+    """The geometry's bonds (all single) under the first of `CONNECTIVITY_RULES` whose graph is the
+    template's, with that rule; None when none is. The template has the same atoms (checked by the
+    caller), so a substructure match with as many bonds is an isomorphism of the element-labelled graphs."""
+    from rdkit import Chem
     from rdkit.Chem import rdDetermineBonds
 
+    pattern = _skeleton(template)
+    for rule in CONNECTIVITY_RULES:
+        graph = Chem.Mol(mol)
+        rdDetermineBonds.DetermineConnectivity(graph, **rule)
+        if graph.GetNumBonds() == pattern.GetNumBonds() and graph.HasSubstructMatch(pattern):
+            return graph, rule
+    return None
+
+
+def bonds_from_smiles(mol, smiles: str):
+    """`mol` (atoms and conformer, no bonds: `molecule_from_xyz`) with the bonds of the geometry and
+    the bond orders and charges of the SMILES, atoms and coordinates untouched; or why not.
+
+    The geometry decides which atoms are bonded, the SMILES (the dataset's own chemistry) how: RDKit's
+    `AssignBondOrdersFromTemplate` over a template whose hydrogens are atoms, as the geometry's are
+    (with implicit ones, an aromatic [nH] would get its hydrogen twice, which RDKit rejects). As the
+    two graphs are checked isomorphic first, the result is the SMILES's molecule; stereo tags then
+    come from the 3D coordinates, as xyz2mol sets them."""
+    from rdkit import Chem
+    from rdkit.Chem import AllChem
+    from rdkit.Chem.rdMolDescriptors import CalcMolFormula
+
+    template = smiles_template(smiles)
+    if template is None:
+        return f"SMILES does not parse: {smiles[:80]!r}"
+    formulas = CalcMolFormula(template), CalcMolFormula(mol)
+    if formulas[0] != formulas[1]:
+        return f"SMILES atoms differ from the geometry's: {formulas[0]} vs {formulas[1]}"
+    found = geometry_graph(mol, template)
+    if found is None:
+        return "geometry connectivity does not match the SMILES graph at any covalent factor"
+    try:
+        bonded = AllChem.AssignBondOrdersFromTemplate(template, found[0])
+        Chem.SanitizeMol(bonded)
+    except Exception as error:  # RDKit raises ValueError or its own sanitization errors
+        return "template assignment failed: " + first_line(error)
+    Chem.AssignStereochemistryFrom3D(bonded)
+    return bonded
+
+
+def read_qm9_3d(path: str | Path) -> Iterator[Read3D]:
+    """QM9 rows (qm9pack CSV) as molecules: the DFT geometry is the ground truth for the atoms, their
+    order and coordinates, and which atoms are bonded; the row's SMILES gives the bond orders and
+    charges (`bonds_from_smiles`). Every data row is a record or a rejection (a short row, an unknown
+    element, coordinates that are not an atoms x 3 array of numbers, a SMILES that does not parse or
+    whose graph is not the geometry's); a table without the QM9 columns is one.
+
+    Why the SMILES is the only path, not a second one after xyz2mol (the geometry alone, which this
+    reader used before): xyz2mol must guess bond orders and charges from contacts and rejected 6,810
+    of QM9's 130,831 molecules (strained cages: 6,571 bridged, all 6,810 with a 3- or 4-membered
+    ring, whose non-bonded atoms sit within connect-the-dots' reach; 18 zwitterions); the SMILES is the
+    dataset's own chemistry, and reads all but 2 molecules. Those 2 (qm9:133857, qm9:133859) are
+    rows whose DFT geometry is another constitutional isomer than the row's SMILES and InChI (the
+    structure rearranged during relaxation): xyz2mol accepted them, but their record would carry a
+    SMILES that is not its geometry. Of the 124,019 molecules both read, 123,505 keep the same
+    structure tokens; 294 put a carboxylate's or nitro group's charge on the other, equivalent oxygen
+    (same molecule), and 220 are another resonance structure (104 neutral under xyz2mol, zwitterions
+    in QM9's SMILES; 116 zwitterions with the charges elsewhere). Figures: benchmarks/RESULTS.md,
+    "QM9 3D reader: bonds from QM9's SMILES"."""
+    from rdkit import RDLogger
+
     RDLogger.DisableLog("rdApp.*")
+    for item in qm9_rows(path):
+        if isinstance(item, Rejection):
+            yield item
+            continue
+        provenance, row = item
+        mol = qm9_atoms(row)
+        if not isinstance(mol, str):
+            mol = bonds_from_smiles(mol, row["SMILES"])
+        if isinstance(mol, str):
+            yield Rejection(provenance, mol)
+            continue
+        properties = _qm9_properties(row)
+        if isinstance(properties, str):
+            yield Rejection(provenance, properties)
+            continue
+        yield Molecule3DRecord(provenance, mol, properties={"smiles": row["SMILES"], **properties})
+
+
+def qm9_rows(path: str | Path) -> Iterator[tuple[Provenance, dict] | Rejection]:
+    """The data rows of a QM9 table with where each comes from; a short row, or a table without the
+    QM9 columns, is a rejection."""
     path = Path(path)
     with open_text(path) as handle:
         table = csv.DictReader(handle)
@@ -93,33 +210,26 @@ def read_qm9_3d(path: str | Path) -> Iterator[Read3D]:
             if absent:
                 yield Rejection(provenance, f"short row: no field {absent}")
                 continue
-            elements = row["Elements"].strip("[]").replace("'", "").split(",")
-            unknown = [e for e in elements if e not in element_symbols()]
-            if unknown:
-                yield Rejection(provenance, f"unknown element {unknown[0][:10]!r}")
-                continue
-            try:
-                coordinates = np.asarray(json.loads(_BARE_DECIMAL.sub(".0", row["XYZ_Ang"])), dtype=float)
-            except (ValueError, TypeError, RecursionError) as error:  # not JSON, not numbers, nested too deep
-                yield Rejection(provenance, f"unreadable XYZ: {first_line(error)[:120]}")
-                continue
-            if coordinates.shape != (len(elements), 3):
-                yield Rejection(provenance, f"{len(elements)} elements but coordinates of shape {coordinates.shape}")
-                continue
-            if not np.isfinite(coordinates).all():
-                yield Rejection(provenance, "coordinates that are not finite numbers")
-                continue
-            mol = molecule_from_xyz(elements, coordinates)
-            try:
-                rdDetermineBonds.DetermineBonds(mol, charge=0)
-            except Exception as error:  # RDKit raises ValueError or RuntimeError, by version
-                yield Rejection(provenance, "bonds cannot be derived from the geometry: " + first_line(error))
-                continue
-            properties = _qm9_properties(row)
-            if isinstance(properties, str):
-                yield Rejection(provenance, properties)
-                continue
-            yield Molecule3DRecord(provenance, mol, properties={"smiles": row["SMILES"], **properties})
+            yield provenance, row
+
+
+def qm9_atoms(row: dict):
+    """A QM9 row's atoms with their DFT coordinates, in the file's order, no bonds yet
+    (`molecule_from_xyz`); or why not (an unknown element, coordinates that are not an atoms x 3
+    array of finite numbers)."""
+    elements = row["Elements"].strip("[]").replace("'", "").split(",")
+    unknown = [e for e in elements if e not in element_symbols()]
+    if unknown:
+        return f"unknown element {unknown[0][:10]!r}"
+    try:
+        coordinates = np.asarray(json.loads(_BARE_DECIMAL.sub(".0", row["XYZ_Ang"])), dtype=float)
+    except (ValueError, TypeError, RecursionError) as error:  # not JSON, not numbers, nested too deep
+        return f"unreadable XYZ: {first_line(error)[:120]}"
+    if coordinates.shape != (len(elements), 3):
+        return f"{len(elements)} elements but coordinates of shape {coordinates.shape}"
+    if not np.isfinite(coordinates).all():
+        return "coordinates that are not finite numbers"
+    return molecule_from_xyz(elements, coordinates)
 
 
 def read_sdf(path: str | Path) -> Iterator[Read3D]:

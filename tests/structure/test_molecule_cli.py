@@ -41,14 +41,15 @@ def test_encode_decode_sdf(tmp_path):
 
 
 def test_encode_qm9_csv_counts_rejections(tmp_path):
-    rows = packaged.qm9_csvs()[1].read_text().splitlines()
+    rows = packaged.qm9_csvs()[2].read_text().splitlines()
     part = tmp_path / "qm9_part.csv"
-    # Row 44763 of QM9 (line 2 of this sample) is a strained bicycle whose geometry gives no valid bonds.
-    sample = [rows[0]] + [r for r in rows[1:] if r.split(",")[1] in {"44762", "44763", "44764"}]
+    # Row 133857 of QM9 (line 3 of this sample): its DFT geometry is another isomer than its SMILES.
+    sample = [rows[0]] + [r for r in rows[1:] if r.split(",")[1] in {"133853", "133857", "133861"}]
     part.write_text("\n".join(sample) + "\n")
     report = _run("encode", "--input", str(part), "--out", str(tmp_path / "q.jsonl"), "--set", "checkpoint=released").stderr
-    assert "3 records: 2 encoded, 1 rejected" in report and "bonds cannot be derived from the geometry" in report
-    assert f"rejected {part}:line 3 (qm9:44763): bonds cannot be derived from the geometry: " in report
+    reason = "geometry connectivity does not match the SMILES graph at any covalent factor"
+    assert "3 records: 2 encoded, 1 rejected" in report and reason in report
+    assert f"rejected {part}:line 3 (qm9:133857): {reason}" in report
 
 
 def test_decode_rejects_bad_lines_with_their_place(tmp_path):

@@ -1,7 +1,8 @@
 """Released mode against the release itself: the tokens BioMatrix's MolStrucTok emits.
 
-`data/released_tokens_qm9.jsonl.gz` holds 247 QM9 molecules (read by `read_qm9_3d`, atoms in the
-file's order) and the token strings that the release's own code produced for them: QizhiPei/BioMatrix
+`data/released_tokens_qm9.jsonl.gz` holds 247 QM9 molecules (read by `read_qm9_3d` when it still
+derived bonds with xyz2mol, atoms in the file's order; 4 of them, qm9:96613, 129004, 129005, 131967,
+now read with QM9's own charge placement, so the stored bonds are what the test feeds) and the token strings that the release's own code produced for them: QizhiPei/BioMatrix
 at commit fdcff737293e34ee9b326be2f868f799dfbb6741, `molstructok/` unmodified, run in a scratch
 folder outside this repository as `MolStructTok("checkpoints/molstructok_vqvae.bin",
 device="cpu").encode(mol)` (torch 2.13 CPU, RDKit 2026.09.1, selfies 2.1.1). Each line: `qm9`
