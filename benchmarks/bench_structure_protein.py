@@ -1,7 +1,9 @@
 """Protein structure tokenizers, side by side in one run on the held-out chains: ours (the torsion
-codebook in closed loop, the VQ-VAE) against the obvious baseline (the same codebook in open loop:
-each residue's nearest torsions, rebuilt by NeRF). TM-score, RMSD, codebook usage and encode/decode
-residues per second; the table (with date and machine) is appended to benchmarks/RESULTS.md.
+codebook in closed loop with and without lookahead, the VQ-VAE) against the obvious baseline (the
+same codebook in open loop: each residue's nearest torsions, rebuilt by NeRF). TM-score, RMSD,
+codebook usage and encode/decode residues per CPU second; the table (with date and machine) is
+appended to benchmarks/RESULTS.md. Lookahead against greedy by length, short chains included:
+bench_protein_lookahead.py.
 
 It is `biomatrix structure protein eval --results benchmarks/RESULTS.md`, which users run too.
 """

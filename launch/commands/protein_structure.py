@@ -1,7 +1,8 @@
 """`biomatrix structure protein train|fit-torsion|encode|decode|eval`: protein backbone structure tokens.
 
 Every command that takes `--tokenizer` accepts a name of `megatron_bio.structure.protein.codec`
-(`torsion`, the default; `baseline`; `vqvae`) or a path to either kind of file.
+(`torsion`, the default: closed loop with lookahead; `torsion-greedy`: the closed loop without it;
+`baseline`: open loop; `vqvae`) or a path to either kind of file.
 """
 
 from __future__ import annotations
@@ -132,7 +133,7 @@ def register_into(kinds: argparse._SubParsersAction) -> None:
         sub.add_argument("--held-out", type=float, default=0.2, help="share of similarity groups held out")
 
     def tokenizer(sub: argparse.ArgumentParser) -> None:
-        sub.add_argument("--tokenizer", default="torsion", help="torsion | baseline | vqvae | a .safetensors path")
+        sub.add_argument("--tokenizer", default="torsion", help="torsion | torsion-greedy | baseline | vqvae | a .safetensors path")
 
     config_command(commands, "train", _train, "train the VQ-VAE tokenizer (config: structure_protein.yaml)", DEFAULT_CONFIG)
     fit = command("fit-torsion", _fit_torsion, "fit the 4,096-code torsion codebook (k-means) on the training chains")
@@ -152,6 +153,6 @@ def register_into(kinds: argparse._SubParsersAction) -> None:
     decode.add_argument("--format", choices=("pdb", "cif"), default="pdb")
     evaluation = command("eval", _eval, "reconstruction on the held-out chains (TM-score, RMSD, usage, speed)")
     held_out(evaluation)
-    evaluation.add_argument("--tokenizer", action="append", help="torsion | baseline | vqvae | a path; repeat to "
-                            "compare (default: all three)")
+    evaluation.add_argument("--tokenizer", action="append", help="torsion | torsion-greedy | baseline | vqvae | a path; "
+                            "repeat to compare (default: all four)")
     evaluation.add_argument("--results", help=f"append the table to this file (e.g. {RESULTS})")

@@ -2,12 +2,15 @@
 residue, written as `<S_k>` tokens next to the residue tokens. GCP-VQVAE's weights, which BioMatrix
 used, are not obtainable here; these are ours, each shipped in `data/` and named:
 
-- `torsion` (the default): the 4,096-code torsion codebook with closed-loop encoding
-  (`torsion.py`), decoded by NeRF;
+- `torsion` (the default): the 4,096-code torsion codebook with closed-loop encoding and lookahead
+  (`torsion.py`: beam search over the decoded chain, `torsion.BEAM` wide), decoded by NeRF;
+- `torsion-greedy`: the same codebook and decoder, the greedy closed loop (beam width 1: each
+  residue's nearest placement, no lookahead); its codes are those `torsion` gave before lookahead;
 - `baseline`: the same codebook and decoder, open-loop encoding (nearest torsions per residue);
 - `vqvae`: the learned VQ-VAE (`model.py`, trained by `biomatrix structure protein train`).
 
-Reconstruction figures of all three on the held-out chains are in benchmarks/RESULTS.md.
+All torsion-codebook names decode alike: any of their codes is valid for the others. Reconstruction
+figures on the held-out chains are in benchmarks/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -22,12 +25,16 @@ from biomatrix_io.config import ConfigError
 from megatron_bio.structure.geometry import kabsch
 
 from .model import BackboneVQVAE, TokenizerConfig
+from .torsion import BEAM, KIND, TorsionCodebook
 
 DATA = Path(__file__).resolve().parent / "data"
 VQVAE_CHECKPOINT = DATA / "biomatrix_backbone_vqvae.safetensors"
 TORSION_CODEBOOK = DATA / "biomatrix_torsion_4096.safetensors"
-# Names usable wherever a tokenizer path is expected: (file, closed-loop encoding for torsion codebooks).
-TOKENIZERS = {"torsion": (TORSION_CODEBOOK, True), "baseline": (TORSION_CODEBOOK, False), "vqvae": (VQVAE_CHECKPOINT, None)}
+# Names usable wherever a tokenizer path is expected: (file, the encoder's settings for a torsion codebook).
+TOKENIZERS = {"torsion": (TORSION_CODEBOOK, {"closed_loop": True, "beam": BEAM}),
+              "torsion-greedy": (TORSION_CODEBOOK, {"closed_loop": True, "beam": 1}),
+              "baseline": (TORSION_CODEBOOK, {"closed_loop": False}),
+              "vqvae": (VQVAE_CHECKPOINT, {})}
 DEFAULT = "torsion"
 MIN_RESIDUES = 2  # a code sequence of one residue says nothing of shape
 
@@ -112,10 +119,8 @@ def checkpoint_path(name_or_path: str | Path) -> Path:
 
 def load(name_or_path: str | Path = DEFAULT):
     """A tokenizer by name (see the module docstring) or file: the VQ-VAE or a torsion codebook,
-    whichever the file holds (a torsion codebook file encodes in closed loop)."""
+    whichever the file holds (a torsion codebook file encodes as `torsion` does)."""
     from safetensors import safe_open
-
-    from .torsion import KIND, TorsionCodebook
 
     path = checkpoint_path(name_or_path)
     if not path.is_file():
@@ -123,8 +128,7 @@ def load(name_or_path: str | Path = DEFAULT):
     with safe_open(str(path), "np") as handle:
         kind = (handle.metadata() or {}).get("kind")
     if kind == KIND:
-        closed_loop = TOKENIZERS[name_or_path][1] if name_or_path in TOKENIZERS else True
-        return TorsionCodebook.load(path, closed_loop)
+        return TorsionCodebook.load(path, **TOKENIZERS.get(name_or_path, (path, {}))[1])
     return ProteinStructureTokenizer.from_checkpoint(path)
 
 
