@@ -1,12 +1,12 @@
 """Every stage as a real Slurm job on the local cluster: the sharding arrays give the local
 executor's bytes; a 2-task srun job trains at TP=2; a job preempted mid-run checkpoints, requeues
-itself, resumes and ends on the uninterrupted run's loss; an SFT job starts from that TP=2 run's
-checkpoint and completes; the evaluation splits its task groups over an array and merges the parts
-into one report; the pipeline takes raw data through pretraining, an SFT corpus and SFT to an HF
-directory transformers loads and to its evaluation report, and a failing stage cancels its
-dependents. Rendered scripts (no cluster needed): every Python call is an srun step in the
-container; a dry run shows each script, what each job reads from the stages before it, and the
-afterok chain, and writes nothing."""
+itself, resumes and ends on the uninterrupted run's loss; the evaluation splits its task groups
+over an array and merges the parts into one report; the pipeline takes raw data through TP=2
+pretraining, an SFT corpus and an SFT job started from that run's checkpoint to an HF directory
+transformers loads and to its evaluation report, and a failing stage cancels its dependents.
+Rendered scripts (no cluster needed): every Python call is an srun step in the container; a dry
+run shows each script, what each job reads from the stages before it, and the afterok chain, and
+writes nothing."""
 
 import json
 import re
@@ -282,8 +282,7 @@ def _start(log: str) -> dict:
 
 @pytest.fixture(scope="module")
 def pretrained(workspace, shards):
-    """The uninterrupted 2-task TP=2 run `whole` (its finished job): the reference of the resumed one,
-    and the start of the SFT job."""
+    """The uninterrupted 2-task TP=2 run `whole` (its finished job): the reference of the resumed one."""
     root, data = workspace
     job = _wait(_pretrain(root, data, shards, "whole"))
     assert job["JobState"] == "COMPLETED", _log(job)[-3000:]
@@ -306,24 +305,6 @@ def test_two_task_job_trains_at_tp2_and_a_preempted_job_resumes_to_the_same_loss
     assert job["JobState"] == "COMPLETED" and int(job["Restarts"]) == 1, log[-3000:]
     assert '"event": "exit_signal", "signal": "SIGUSR1"' in log and "requeueing job" in log and '"event": "resumed"' in log
     assert _losses(log)[STEPS] == reference[STEPS]
-
-
-def test_sft_job_starts_from_the_tp2_pretraining_checkpoint_and_completes(workspace, pretrained, sft_corpus_short):
-    from biomatrix_io.checkpoints import latest_iteration
-
-    root, data = workspace
-    corpus, _ = sft_corpus_short
-    start = root / "whole" / "checkpoints"
-    submitted = _biomatrix("slurm", "submit", "sft", "--config", str(ROOT / "launch/configs/slurm/local.yaml"),
-                           *_settings(root, data, "alone", sft=(f"checkpoint.init_from={start}",
-                                                                f"data.shards={Path(corpus.out) / 'shards'}")))
-    job = _wait(submitted["jobs"]["biomatrix-sft"])
-    log = _log(job)
-    assert job["JobState"] == "COMPLETED", log[-3000:]
-    assert _start(log)["job"] == "sft" and _start(log)["init_from"].startswith(str(start))
-    assert sorted(_losses(log)) == list(range(1, SFT_STEPS + 1))
-    assert f"sft step exited 0; checkpointed iteration 0 -> {SFT_STEPS} of {SFT_STEPS}" in log  # the progress checks
-    assert latest_iteration(root / "alone" / "sft" / "checkpoints") == SFT_STEPS
 
 
 EVAL_GROUPS = ["name_conversion_i2s", "name_conversion_s2i"]  # families: two tasks each (SMILES, SELFIES)
@@ -363,6 +344,8 @@ def test_eval_job_splits_task_groups_over_an_array_and_merges_one_report(workspa
 def test_pipeline_reaches_a_transformers_directory_and_its_evaluation_and_a_failure_cancels_dependents(workspace, cluster):
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
+    from biomatrix_io.checkpoints import latest_iteration
+
     root, data = workspace
     config = ["--config", str(ROOT / "launch/configs/slurm/local.yaml")]
     evaluation = ["--set", "eval.groups=[name_conversion_i2s]", *EVAL]  # the corpus has records of two families
@@ -371,9 +354,13 @@ def test_pipeline_reaches_a_transformers_directory_and_its_evaluation_and_a_fail
     assert list(jobs) == PIPELINE
     finished = {name: _wait(job) for name, job in jobs.items()}
     assert {name: job["JobState"] for name, job in finished.items()} == dict.fromkeys(PIPELINE, "COMPLETED")
-    # SFT started from the pipeline's pretraining run, on its SFT corpus; convert exported the SFT run
+    # SFT started from the pipeline's TP=2 pretraining run, on its SFT corpus, and ran its steps (the
+    # srun step's progress check); convert exported the SFT run
     sft = _log(finished["biomatrix-sft"])
     assert _start(sft)["job"] == "sft" and _start(sft)["init_from"].startswith(str(root / "pipeline" / "checkpoints"))
+    assert sorted(_losses(sft)) == list(range(1, SFT_STEPS + 1))
+    assert f"sft step exited 0; checkpointed iteration 0 -> {SFT_STEPS} of {SFT_STEPS}" in sft
+    assert latest_iteration(root / "pipeline" / "sft" / "checkpoints") == SFT_STEPS
     corpus = json.loads((root / "pipeline" / "sft_data" / "shards" / "manifest.json").read_text())
     assert _start(sft)["corpus"]["train"] == {key: corpus["splits"]["train"][key] for key in _start(sft)["corpus"]["train"]}
     out = root / "pipeline" / "sft" / "hf"

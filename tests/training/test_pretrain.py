@@ -1,7 +1,8 @@
 """Pretraining the tiny model on real shards, as separate processes (gloo): tensor, pipeline
-(plain and virtual stages) and data parallel (distributed optimizer) each lower the loss; data
-parallelism reproduces the single-process run; checkpoints resume exactly after SIGKILL and after
-an exit signal, and a TP=2 checkpoint continues at TP=1; a resume with another schedule is refused,
+(interleaved: virtual stages, megatron-core's schedule for PP > 1 with the most bookkeeping) and
+data parallel (distributed optimizer) each lower the loss; data parallelism reproduces the
+single-process run; one run stopped by an exit signal and then by SIGKILL resumes exactly both
+times, and a TP=2 checkpoint continues at TP=1; a resume with another schedule is refused,
 or follows the new one when asked; the shards are only read; mlflow holds the run, its resumes
 marked; the last line says where everything went."""
 
@@ -90,8 +91,8 @@ def _lowered(losses: dict[int, float]) -> bool:
     return sum(losses[s] for s in steps[-4:]) / 4 < sum(losses[s] for s in steps[:4]) / 4 - 0.3
 
 
-@pytest.mark.parametrize("overrides", [("parallel.pipeline=2",), ("parallel.pipeline=2", "parallel.virtual_pipeline=2"),
-                                       ("optimizer.distributed=true",)], ids=["pp2", "pp2-vpp2", "dp2-distopt"])
+@pytest.mark.parametrize("overrides", [("parallel.pipeline=2", "parallel.virtual_pipeline=2"), ("optimizer.distributed=true",)],
+                         ids=["pp2-vpp2", "dp2-distopt"])
 def test_two_process_parallelism_lowers_the_loss(shards, single, tmp_path, overrides):
     losses = _losses(_pretrain(shards, tmp_path, 2, *overrides))
     assert sorted(losses) == list(range(1, STEPS + 1))
@@ -128,25 +129,11 @@ def _wait_for(condition, process: subprocess.Popen, timeout: float = 300) -> Non
         time.sleep(0.2)
 
 
-def test_resume_after_sigkill_reproduces_the_uninterrupted_losses_bitwise(shards, single, tmp_path):
-    tracker = tmp_path / "checkpoints" / "latest_checkpointed_iteration.txt"
-    command, env = _command(shards, tmp_path, 1, ("checkpoint.save_every=4",))
-    # Its own process group, killed whole as Slurm kills a job's cgroup (checkpoint saving runs helper processes).
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                               start_new_session=True)
-    _wait_for(tracker.exists, process)
-    os.killpg(process.pid, signal.SIGKILL)
-    process.communicate()
-    killed_at = int(tracker.read_text())
-    assert killed_at < STEPS
-    records = _pretrain(shards, tmp_path, 1, "checkpoint.save_every=4")
-    assert next(r for r in records if r.get("event") == "resumed")["iteration"] == killed_at
-    resumed, reference = _losses(records), _losses(single[1])
-    assert sorted(resumed) == list(range(killed_at + 1, STEPS + 1))
-    assert all(resumed[s] == reference[s] for s in resumed)  # bitwise: same ops in the same order on CPU
-
-
-def test_exit_signal_saves_exits_cleanly_and_the_run_resumes_exactly(shards, single, tmp_path):
+def test_an_exit_signal_then_a_sigkill_each_resume_to_the_uninterrupted_losses_bitwise(shards, single, tmp_path):
+    """One run stopped twice: SIGUSR1 at step 3 saves at the end of that step and exits 0 (status
+    KILLED); its resume, saving every 4 steps, is SIGKILLed after a periodic checkpoint; the second
+    resume ends on the uninterrupted run's losses, bit for bit (same ops in the same order on CPU),
+    and its plot marks both resumes from the run's mlflow history."""
     command, env = _command(shards, tmp_path, 1, ("checkpoint.save_every=0",))
     process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     lines = []
@@ -162,11 +149,24 @@ def test_exit_signal_saves_exits_cleanly_and_the_run_resumes_exactly(shards, sin
     assert stop["signal"] == "SIGUSR1" and 3 <= stop["iteration"] < STEPS
     assert [r["iteration"] for r in records if r.get("event") == "saved"] == [stop["iteration"]]
     assert _resumes(_done(records, tmp_path, "KILLED")) == []
-    finished = _pretrain(shards, tmp_path, 1, "checkpoint.save_every=0")
-    assert next(r for r in finished if r.get("event") == "resumed")["iteration"] == stop["iteration"]
-    assert _losses(finished)[STEPS] == _losses(single[1])[STEPS]
-    # The plot drawn at the end of the second attempt marks where it resumed, from the run's mlflow history.
-    assert _resumes(_done(finished, tmp_path)) == [stop["iteration"]]
+
+    tracker = tmp_path / "checkpoints" / "latest_checkpointed_iteration.txt"
+    command, env = _command(shards, tmp_path, 1, ("checkpoint.save_every=4",))
+    # Its own process group, killed whole as Slurm kills a job's cgroup (checkpoint saving runs helper processes).
+    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                               start_new_session=True)
+    _wait_for(lambda: tracker.read_text().strip() not in ("", str(stop["iteration"])), process)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.communicate()
+    killed_at = int(tracker.read_text())
+    assert killed_at < STEPS
+
+    finished = _pretrain(shards, tmp_path, 1, "checkpoint.save_every=4")
+    assert next(r for r in finished if r.get("event") == "resumed")["iteration"] == killed_at
+    resumed, reference = _losses(finished), _losses(single[1])
+    assert sorted(resumed) == list(range(killed_at + 1, STEPS + 1))
+    assert all(resumed[s] == reference[s] for s in resumed)
+    assert _resumes(_done(finished, tmp_path)) == [stop["iteration"], killed_at]
 
 
 def test_validation_runs_on_schedule(single):
