@@ -2,7 +2,7 @@
 
 A shards folder holds `blend.yaml` (`weights_from`, `root: .`, and per dataset its `prefix`,
 relative to the folder, its `weight` and what the build records beside: tokens, the paper's
-budget) and `blend.txt` (Megatron-LM's `weight prefix ...`, absolute prefixes, for `--data-path`).
+budget `paper_budget_b`, or `our_budget_b` for a prefix the paper lacks) and `blend.txt` (Megatron-LM's `weight prefix ...`, absolute prefixes, for `--data-path`).
 Writers and readers of both sides meet here, through the format, not through each other.
 """
 

@@ -198,12 +198,19 @@ def merge(config: DataConfig, planned: dict) -> dict:
         manifest["rejected"]["documents"] = _document_rejections(prefix, units, stage2)
         token_counts[prefix] = manifest["tokens"]
         write_json(layout.shards / f"{prefix}.manifest.json", manifest)
-    weights = blend(token_counts, config.blend_weights)
-    write_blend(layout.shards, [{"prefix": p, "weight": w, "tokens": token_counts[p], "paper_budget_b": PAPER_BUDGET_B[p]}
+    weights = blend(token_counts, config.blend_weights, config.nucleic_budget_b)
+    write_blend(layout.shards, [{"prefix": p, "weight": w, "tokens": token_counts[p], **_budget(p, config)}
                                 for p, w in weights.items()], config.blend_weights)
     summary = _build_summary(config, units, stage1, stage2, token_counts, weights)
     write_json(layout.shards / "build.json", summary)
     return summary
+
+
+def _budget(prefix: str, config: DataConfig) -> dict:
+    """The token budget a prefix's `paper` weight comes from, named by whose it is."""
+    if prefix in PAPER_BUDGET_B:
+        return {"paper_budget_b": PAPER_BUDGET_B[prefix]}
+    return {"our_budget_b": config.nucleic_budget_b[prefix]}
 
 
 def _prefix_manifest(prefix: str, units: list[Unit], stage1: dict, stage2: dict, planned: dict, common: dict) -> dict:

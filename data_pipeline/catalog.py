@@ -41,6 +41,11 @@ READERS: dict[str, tuple[str, str, dict]] = {
     "factbook": (f"{_SOURCES}.text", "read_factbook", {}),
     "affinity_table": (f"{_SOURCES}.interactions", "read_affinity_table", {}),
     "moleculeace": (f"{_SOURCES}.interactions", "read_moleculeace", {}),
+    # DNA and RNA; options: nucleotide_fasta and rrna_blast_db take `molecule` (DNA | RNA)
+    "genbank": (f"{_SOURCES}.nucleic", "read_genbank", {}),
+    "embl": (f"{_SOURCES}.nucleic", "read_embl", {}),
+    "nucleotide_fasta": (f"{_SOURCES}.nucleic", "read_nucleotide_fasta", {}),
+    "rrna_blast_db": (f"{_SOURCES}.nucleic", "read_rrna_blast_db", {}),
     # SFT imports: chat records already (data_pipeline.sft.importers.IMPORT_READERS), not stage-1 entities
     "alpaca": ("data_pipeline.sft.importers", "read_alpaca", {}),
     "sharegpt": ("data_pipeline.sft.importers", "read_sharegpt", {}),

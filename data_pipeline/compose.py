@@ -6,6 +6,7 @@
   the plain 1D view.
 - Text: plain documents, or, when the source asks for it and the text mentions lexicon entities,
   interleaved documents with each linked entity's 1D form inserted after its first mention.
+- DNA and RNA records: annotated windows, gene-protein pairs and interleaved text (`nucleic`).
 
 Every random choice comes from a generator seeded by (seed, entity key): the documents of an entity
 are the same whichever unit or worker composes it.
@@ -21,6 +22,8 @@ from typing import Callable, Optional
 from biomatrix_io.config import ConfigError
 
 from megatron_bio.tokenizer.segments import Document, Modality, Segment
+
+from .nucleic import GENOME, INTERLEAVED, PAIRS, RNA, NucleicConfig, nucleotide_documents
 
 Composed = tuple[str, Document]
 
@@ -39,7 +42,20 @@ PAPER_BUDGET_B: dict[str, float] = {
     "cross/3d": 11.4,
     "cross/other": 19.5,
 }
-PREFIXES = tuple(PAPER_BUDGET_B)
+# Prefixes beyond the report: DNA and RNA (`nucleic`). The paper has no nucleic share; these
+# budgets (billions) are ours, the default of `DataConfig.nucleic_budget_b`: 30.0B beside the
+# paper's 304.4B (about one 1D view of another modality: protein/1d 36.0B, molecule/1d 32.1B), so
+# the nucleic prefixes are 9.0% of the blend and the paper's keep their ratios. Split by BSM's
+# families: genome windows first (its main family), gene-protein pairs next (the family that ties
+# DNA to the proteins BioMatrix already reads), interleaved text, then RNA windows (the named rRNA
+# sources are few and short). data_pipeline/README.md, "Composition", shows the table.
+NUCLEIC_BUDGET_B: dict[str, float] = {
+    GENOME: 12.0,  # nucleic/genome
+    RNA: 3.0,  # nucleic/rna
+    PAIRS: 9.0,  # nucleic/gene_protein
+    INTERLEAVED: 6.0,  # nucleic/interleaved
+}
+PREFIXES = tuple(PAPER_BUDGET_B) + tuple(NUCLEIC_BUDGET_B)
 
 
 @dataclass
@@ -98,6 +114,7 @@ class ComposeConfig:
     # Proteins with structure codes: the report's three views (1D-only, 3D-only, joint in random order).
     three_view: bool = True
     interleave: InterleaveConfig = field(default_factory=InterleaveConfig)
+    nucleic: NucleicConfig = field(default_factory=NucleicConfig)  # DNA and RNA records' documents
     batch_size: int = 256  # documents tokenized per backend call
 
     def __post_init__(self) -> None:
@@ -252,6 +269,8 @@ def compose(entity: dict, config: ComposeConfig, lexicon: Lexicon) -> list[Compo
         body = f"{entity['title']}\n\n{entity['text']}" if entity.get("title") else entity["text"]
         linked = lexicon.link(body, rng) if entity.get("interleave") else []
         return [("cross/interleaved", linked)] if linked else [(entity["category"], _text(body))]
+    if entity["kind"] == "nucleotide":
+        return nucleotide_documents(entity, config.nucleic, rng)
     documents: list[Composed] = []
     with_structure = config.three_view and entity["kind"] == "protein" and entity.get("structure_codes")
     if with_structure:

@@ -15,7 +15,7 @@ from biomatrix_io.config import ConfigError
 
 from megatron_bio.tokenizer_config import TokenizerConfig
 
-from .compose import ComposeConfig
+from .compose import NUCLEIC_BUDGET_B, ComposeConfig
 
 @dataclass
 class SourceConfig:
@@ -39,7 +39,7 @@ class NormalizeConfig:
     molecule_structure: str = "released"  # structure tokenizer checkpoint: released (BioMatrix's codes), ours, a path
     # A protein structure tokenizer is used when megatron_bio.structure.protein provides one
     # (issue 8); until then protein structure codes are not produced and protein/3d stays empty.
-    protein_structure: str = "auto"  # auto (the default protein backbone tokenizer) | none | torsion | vqvae | a file
+    protein_structure: str = "auto"  # auto (the default: torsion) | none | torsion | torsion-greedy | baseline | vqvae | a file
     conformer_seed: int = 42
     max_heavy_atoms: int = 60  # larger SMILES-only molecules get no generated conformer
     batch_size: int = 128
@@ -55,10 +55,20 @@ class DataConfig:
     compose: ComposeConfig = field(default_factory=ComposeConfig)
     tokenizer: TokenizerConfig = field(default_factory=TokenizerConfig)
     blend_weights: Literal["paper", "counts"] = "paper"  # the report's token budget per prefix | tokens written
+    # `paper` weights of the prefixes the report lacks (DNA, RNA): our budget, in billions of tokens
+    # beside the paper's 304.4B (the default's reasons: `compose.NUCLEIC_BUDGET_B`); a prefix not
+    # named keeps its default.
+    nucleic_budget_b: dict[str, float] = field(default_factory=lambda: dict(NUCLEIC_BUDGET_B))
 
     def __post_init__(self) -> None:
         from .catalog import READERS
 
+        unknown = sorted(set(self.nucleic_budget_b) - set(NUCLEIC_BUDGET_B))
+        if unknown or not all(v > 0 for v in self.nucleic_budget_b.values()):
+            raise ConfigError(f"nucleic_budget_b gives the prefixes {list(NUCLEIC_BUDGET_B)} budgets above 0 (billions "
+                              f"of tokens; a prefix not named keeps its default), not {self.nucleic_budget_b}",
+                              ["nucleic_budget_b"])
+        self.nucleic_budget_b = {**NUCLEIC_BUDGET_B, **self.nucleic_budget_b}
         for name, source in self.sources.items():
             if source.reader not in READERS:
                 raise ConfigError(f"source {name!r}: unknown reader {source.reader!r}; known: {sorted(READERS)}",

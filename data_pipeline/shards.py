@@ -23,7 +23,7 @@ from megatron_bio.tokenizer.errors import TokenizationError
 from megatron_bio.tokenizer.segments import WRAPPERS
 from megatron_bio.tokenizer.unified import BioMatrixTokenizer
 
-from .compose import PAPER_BUDGET_B, PREFIXES, Composed
+from .compose import NUCLEIC_BUDGET_B, PAPER_BUDGET_B, PREFIXES, Composed
 
 DTYPE = np.int32
 
@@ -130,11 +130,12 @@ def merge_prefix(prefix: str, unit_dirs: list[Path], shards: Path) -> bool:
     return True
 
 
-def blend(token_counts: dict[str, int], weights: str) -> dict[str, float]:
-    """Weight per present prefix: the paper's token budget (renormalized over the prefixes this
-    build has) or the tokens actually written."""
+def blend(token_counts: dict[str, int], weights: str, nucleic_budget_b: dict[str, float] = NUCLEIC_BUDGET_B) -> dict[str, float]:
+    """Weight per present prefix: the paper's token budget, ours for the nucleic prefixes it lacks
+    (renormalized over the prefixes this build has), or the tokens actually written."""
     present = [p for p in PREFIXES if token_counts.get(p)]
-    raw = {p: PAPER_BUDGET_B[p] if weights == "paper" else token_counts[p] for p in present}
+    budget = {**PAPER_BUDGET_B, **nucleic_budget_b}
+    raw = {p: budget[p] if weights == "paper" else token_counts[p] for p in present}
     total = sum(raw.values())
     return {p: round(raw[p] / total, 6) for p in present}
 

@@ -134,6 +134,8 @@ def bonds_from_smiles(mol, smiles: str):
     from rdkit.Chem import AllChem
     from rdkit.Chem.rdMolDescriptors import CalcMolFormula
 
+    if not (smiles.isascii() and smiles.isprintable()):  # SMILES are; undecodable bytes never reach RDKit
+        return f"SMILES is not printable ASCII (bytes that are not UTF-8?): {smiles[:80]!r}"
     template = smiles_template(smiles)
     if template is None:
         return f"SMILES does not parse: {smiles[:80]!r}"

@@ -25,17 +25,17 @@ from biomatrix_io.blend import read_blend
 from launch.commands.data import DEFAULT_CONFIG
 from biomatrix_io.config import from_dict
 from megatron_bio.tokenizer.families import RESIDUES
-from megatron_bio.tokenizer.segments import Modality
+from megatron_bio.tokenizer.segments import NUCLEIC_ALPHABETS, Modality
 from megatron_bio.tokenizer.unified import parse_molecule_3d
 
-SMALL_LIMIT = 40
+SMALL_LIMIT = 20
 
 
 def _small_config(out: Path) -> dict:
     """The demo config with every source cut to SMALL_LIMIT records."""
     data = yaml.safe_load(DEFAULT_CONFIG.read_text())
     data["out"] = str(out)
-    data["records_per_unit"] = 15
+    data["records_per_unit"] = 10
     for source in data["sources"].values():
         source["limit"] = min(source.get("limit") or SMALL_LIMIT, SMALL_LIMIT)
     return data
@@ -134,6 +134,8 @@ def _check_segment(segment, structure) -> None:
         assert pairs and structure.decode(segment.value).GetNumAtoms() > 0
     elif segment.modality is Modality.PROTEIN_3D:
         assert segment.value and all(0 <= c < 4096 for c in segment.value)
+    elif segment.modality in NUCLEIC_ALPHABETS:
+        assert segment.value and set(segment.value) <= set(NUCLEIC_ALPHABETS[segment.modality]), segment.value[:40]
 
 
 def test_sampled_documents_decode_to_valid_segments(demo):
@@ -147,7 +149,9 @@ def test_sampled_documents_decode_to_valid_segments(demo):
     rng = np.random.default_rng(0)
     expected_modalities = {"molecule/1d": {Modality.SMILES, Modality.SELFIES}, "molecule/3d": {Modality.MOLECULE_3D},
                            "protein/1d": {Modality.PROTEIN}, "protein/3d": {Modality.PROTEIN_3D},
-                           "cross/interleaved": {Modality.TEXT}}
+                           "cross/interleaved": {Modality.TEXT}, "nucleic/genome": {Modality.DNA},
+                           "nucleic/rna": {Modality.RNA}, "nucleic/gene_protein": {Modality.DNA, Modality.RNA},
+                           "nucleic/interleaved": {Modality.DNA, Modality.RNA, Modality.PROTEIN}}
     for prefix in summary["prefixes"]:
         dataset = IndexedDataset(str(shards / prefix))
         seen = set()

@@ -368,7 +368,7 @@ def _qm9(root: Path) -> dict[str, Hostile]:
     no_index = _csv_text([[v for k, v in enumerate(r) if k != column["Index"]] for r in [header, *real]])
     return {
         "qm9_mixed": Hostile("qm9_3d", _write(root / "qm9_mixed.csv", mixed), len(rows) - 1,
-                             ("unknown element", "bad UTF-8 in the properties", "short row", "unreadable XYZ")),
+                             ("unknown element", "SMILES is not printable ASCII", "short row", "unreadable XYZ")),
         "qm9_no_index": Hostile("qm9_3d", _write(root / "qm9_no_index.csv", no_index), 1, ("no column ['Index']",)),
         **_common(root, "qm9", "qm9_3d", ".csv", _csv_text([header, *real]), len(real)),
     }
@@ -954,12 +954,135 @@ def _chat_imports(root: Path) -> dict[str, Hostile]:
     })
     return corpus
 
+# DNA and RNA -------------------------------------------------------------------------------------
+# The readers yield a feature's Rejection as an entry of its own, before its record: a file's
+# entries are its flat-file entries (or FASTA headers, database sequences) plus those.
+@lru_cache(maxsize=None)
+def _genbank_entries() -> tuple[str, ...]:
+    """EMBOSS's E. coli and P. aeruginosa GenBank entries (gbbct1.seq), every feature of which reads."""
+    text = next(p for p in packaged.emboss_genbank() if p.name == "gbbct1.seq").read_text()
+    return tuple(e + "//\n" for e in text.split("//\n")[:-1])
+
+
+@lru_cache(maxsize=None)
+def _embl_entries() -> tuple[str, ...]:
+    """EMBOSS's bacterial EMBL entries (pro.dat), every feature of which reads."""
+    text = next(p for p in packaged.emboss_embl() if p.name == "pro.dat").read_text()
+    return tuple(e + "//\n" for e in text.split("//\n")[:-1])
+
+
+def _replace_base(entry: str, letter: str) -> str:
+    """The entry with the first base of its sequence block replaced by `letter`."""
+    marker = "\nORIGIN" if "\nORIGIN" in entry else "\nSQ   "
+    head, _, tail = entry.partition(marker)
+    line_end = tail.index("\n") + 1
+    return head + marker + tail[:line_end] + re.sub(r"[ACGTacgt]", letter, tail[line_end:], count=1)
+
+
+def _flat_nucleic(root: Path, name: str, reader_name: str, real: tuple[str, ...], length: str, description: str,
+                  suffix: str) -> dict[str, Hostile]:
+    """Real entries with every entry-level hostile class among them, and one altered /translation
+    (a feature rejection: one entry more, its record kept)."""
+    translated = next(k for k, e in enumerate(real) if "/translation=" in e)
+    altered = re.sub(r'(/translation="M)(\w)', lambda m: m.group(1) + ("W" if m.group(2) != "W" else "Y"),
+                     real[translated], count=1)
+    declared = re.search(length, real[1], flags=re.M)
+    entries = [
+        real[0],
+        real[1][: declared.start(1)] + str(int(declared.group(1)) + 7) + real[1][declared.end(1):],  # longer than its sequence
+        real[2].replace("\n", f" bad {BAD} byte\n", 1),  # bad UTF-8 in the first line
+        _replace_base(real[3], "x"),  # a letter that is no nucleotide
+        _replace_base(real[4], "u"),  # U in a DNA entry
+        altered,
+        real[5].replace(f"\n{description}", f"\n{description}{EOT} ", 1),  # a control token in the description
+        real[6],
+        real[7][: len(real[7]) // 2],  # cut in the middle: no `//` line ends it
+    ]
+    text = "".join(entries)
+    return {
+        f"{name}_mixed": Hostile(reader_name, _write(root / f"{name}_mixed{suffix}", text), _flat_entries(_bytes(text)) + 1,
+                                 ("declared", "invalid UTF-8 byte in the entry", "not a nucleotide letter: 'X'",
+                                  "U in a DNA sequence", "/translation disagrees with its DNA", "entry cut short"), control=True),
+        **_common(root, name, reader_name, suffix, "".join(real), len(real), _flat_entries(GARBAGE)),
+    }
+
+
+def _genbank(root: Path) -> dict[str, Hostile]:
+    return _flat_nucleic(root, "genbank", "genbank", _genbank_entries(), r"^LOCUS.*?\s(\d+) bp\b", "DEFINITION  ", ".gbk")
+
+
+def _embl(root: Path) -> dict[str, Hostile]:
+    return _flat_nucleic(root, "embl", "embl", _embl_entries(), r"^ID .*?(\d+) BP\.", "DE   ", ".embl")
+
+
+@lru_cache(maxsize=None)
+def _genome_pieces(n: int = 12, size: int = 600) -> tuple[tuple[str, str], ...]:
+    """(header, sequence) pieces of the real C. diphtheriae chromosome, named by where they lie."""
+    with gzip.open(packaged.pyrodigal_genome_fasta(), "rt") as handle:
+        header, _, body = handle.read(n * size * 2).partition("\n")
+    sequence = body.replace("\n", "")
+    accession, _, description = header[1:].partition(" ")
+    return tuple((f"{accession}:{k * size + 1}-{(k + 1) * size} {description}", sequence[k * size:(k + 1) * size])
+                 for k in range(n))
+
+
+def _nucleotide_fasta(root: Path) -> dict[str, Hostile]:
+    real = list(_genome_pieces())
+    records = [f">{h}\n{s}\n" for h, s in real[:3]] + [
+        f">bad_header {real[3][0][:30]}{BAD}\n{real[3][1]}\n",
+        f">gap\n{real[4][1][:50]}-{real[4][1][51:]}\n",  # an alignment, not a sequence
+        f">foreign\n{real[5][1][:50]}X{real[5][1][51:]}\n",
+        f">rna_as_dna\n{real[6][1].replace('T', 'U')}\n",
+        ">empty\n\n",
+        f">{real[7][0]} {EOT}\n{real[7][1]}\n",
+        f">soft_masked\n{real[8][1].lower()}\n",  # lower case is read upper case
+    ] + [f">{h}\n{s}\n" for h, s in real[9:]]
+    text = "".join(records)
+    rna = "".join(f">{h}\n{s}\n" for h, s in real[:4]) + f">both\n{real[4][1][:50]}U{real[4][1][50:]}\n"
+    full = "".join(f">{h}\n{s}\n" for h, s in real)
+    return {
+        "nfasta_mixed": Hostile("nucleotide_fasta", _write(root / "nfasta_mixed.fna", text), text.count("\n>") + 1,
+                                ("invalid UTF-8 byte in the header", "(a gap: an alignment, not a sequence)",
+                                 "not a nucleotide letter: 'X'", "U in a DNA sequence", "empty sequence"), control=True),
+        "nfasta_rna": Hostile("nucleotide_fasta", _write(root / "nfasta_rna.fna", rna), 5, ("both T and U in an RNA sequence",),
+                              options={"molecule": "RNA"}),
+        "nfasta_text_first": Hostile("nucleotide_fasta", _write(root / "nfasta_text_first.fna", "a title line\n" + full), 1,
+                                     ("not FASTA",)),
+        **_common(root, "nfasta", "nucleotide_fasta", ".fna", full, len(real)),
+    }
+
+
+def _rrna_db(root: Path) -> dict[str, Hostile]:
+    """The first sequences of the real 16S database as a database of their own, one of them with
+    ambiguity data that declares more words than it holds; the same with its .nsq cut in half."""
+    import struct
+
+    real = packaged.ncbi_16s_rrna()
+    data = real.read_bytes()
+    title_length = struct.unpack_from(">I", data, 8)[0]
+    at = 16 + title_length + struct.unpack_from(">I", data, 12 + title_length)[0]
+    count = struct.unpack_from(">I", data, at)[0]
+    arrays = [np.frombuffer(data, ">u4", count + 1, at + 16 + 4 * (count + 1) * k) for k in range(3)]  # headers, sequences, ambiguities
+    ambiguous = next(oid for oid in range(count) if arrays[2][oid] < arrays[1][oid + 1])
+    n = ambiguous + 6
+    nsq = bytearray(real.with_suffix(".nsq").read_bytes()[: arrays[1][n]])
+    nsq[arrays[2][ambiguous]:arrays[2][ambiguous] + 4] = (999).to_bytes(4, "big")
+    index = data[:at] + struct.pack(">I", n) + data[at + 4:at + 16] + b"".join(a[:n + 1].tobytes() for a in arrays)
+    headers = real.with_suffix(".nhr").read_bytes()[: arrays[0][n]]
+    files = {}
+    for name, sequences, entries, reason in (("rrna_small", bytes(nsq), n, "ambiguity data declares 999 words"),
+                                             ("rrna_cut_nsq", bytes(nsq[: len(nsq) // 2]), 1, "shorter than its offsets say")):
+        for suffix, payload in ((".nhr", headers), (".nsq", sequences), (".nin", index)):
+            _write(root / "rrna" / name / f"16S{suffix}", payload)
+        files[name] = Hostile("rrna_blast_db", root / "rrna" / name / "16S.nin", entries, (reason,))
+    return {**files, **_common(root / "rrna", "rrna", "rrna_blast_db", ".nin", None, 0)}
+
 
 def hostile_corpus(root: Path) -> dict[str, Hostile]:
     corpus: dict[str, Hostile] = {}
     for make in (_smiles_tables, _smi, _chebi, _go, _ccd, _drugs, _qm9, _sdf, _fasta, _swissprot, _structures,
                  _pubmed, _pmc, _jsonl, _factbook_files, _affinity, _moleculeace, _chemistry_tables,
-                 _metastudent, _chat_imports):
+                 _metastudent, _genbank, _embl, _nucleotide_fasta, _rrna_db, _chat_imports):
         corpus.update(make(root))
     return corpus
 
