@@ -42,7 +42,6 @@ Accounting, two levels (as `structures.read_complexes` counts its ligands):
 from __future__ import annotations
 
 import io
-import itertools
 import re
 import warnings
 from dataclasses import replace
@@ -53,7 +52,7 @@ import numpy as np
 
 from biomatrix_io.config import ConfigError
 from biomatrix_io.files import first_line, open_text, undecodable
-from biomatrix_io.readers.entries import terminated_entries
+from biomatrix_io.readers.entries import fasta_entries, terminated_entries
 from biomatrix_io.readers.metastudent import NUCLEOTIDE, BlastDbError, blast_index, defline_title, mapped_part
 from biomatrix_io.records import NucleotideFeature, NucleotideRecord, Provenance, Rejection
 
@@ -300,25 +299,17 @@ def read_nucleotide_fasta(path: str | Path, molecule: str = "DNA") -> Iterator[R
     record id is the header's first word, the description the rest; the organism is what
     `header_organism` finds in it (NCBI headers: "Corynebacterium diphtheriae strain NCTC11397
     chromosome 1, complete sequence"), else None."""
-    from Bio.SeqIO.FastaIO import SimpleFastaParser
-
     molecule, path = _molecule(molecule), Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"no such file: {path}")
-    try:
-        with open_text(path) as handle:
-            first = next((line for line in handle if line.strip()), "")
-            if not first:  # nothing but blank lines: no entry (the record boundary counts the file)
-                return
-            if not first.startswith(">"):
-                yield Rejection(Provenance(str(path), "file", path.name), "not FASTA: text before the first '>' header")
-                return
-            for index, (header, raw) in enumerate(SimpleFastaParser(itertools.chain([first], handle)), start=1):
-                record_id, _, description = header.strip().partition(" ")
-                provenance = Provenance(str(path), f"record {index}", record_id or f"{path.name}:{index}")
-                yield _sequence_record(provenance, raw, molecule, description.strip(), header_organism(description))
-    except (OSError, EOFError) as error:  # truncated or corrupt gzip stream
-        yield Rejection(Provenance(str(path), "file", path.name), f"unreadable file: {first_line(error)}")
+    for entry in fasta_entries(path):
+        if isinstance(entry, Rejection):
+            yield entry
+            continue
+        index, header, raw = entry
+        record_id, _, description = header.strip().partition(" ")
+        provenance = Provenance(str(path), f"record {index}", record_id or f"{path.name}:{index}")
+        yield _sequence_record(provenance, raw, molecule, description.strip(), header_organism(description))
 
 
 def _sequence_record(provenance: Provenance, raw: str, molecule: str, description: str, organism: Optional[str]) -> Read:

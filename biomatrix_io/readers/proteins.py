@@ -10,13 +10,12 @@ protein file is rejected with its reason.
 from __future__ import annotations
 
 import io
-import itertools
 import re
 from pathlib import Path
 from typing import Iterator, Union
 
 from biomatrix_io.files import first_line, open_text, undecodable
-from biomatrix_io.readers.entries import terminated_entries
+from biomatrix_io.readers.entries import fasta_entries, terminated_entries
 from biomatrix_io.readers.obo import QUOTED, malformed_reason, term_stanzas
 from biomatrix_io.records import ProteinRecord, Provenance, Rejection, TextRecord
 
@@ -68,24 +67,15 @@ _UNIPROT_HEADER = re.compile(r"^(?:sp|tr)\|[^|]+\|\S+ (.+?)(?: OS=.*)?$")
 def read_fasta(path: str | Path) -> Iterator[Read]:
     """Protein FASTA (optionally gzipped). The record id is the header's first word; a UniProt
     header (`>sp|P12345|NAME_HUMAN Protein name OS=...`) also gives the protein's name. Other header
-    text (gene callers' coordinates) is not a name and is dropped. Parsed with Biopython's
-    `SimpleFastaParser` (strings, not `Seq`s, so that a bad byte rejects its record alone)."""
-    from Bio.SeqIO.FastaIO import SimpleFastaParser
-
+    text (gene callers' coordinates) is not a name and is dropped. Entries: `entries.fasta_entries`."""
     path = _require(path)
-    try:
-        with open_text(path) as handle:
-            first = next((line for line in handle if line.strip()), "")
-            if not first:  # nothing but blank lines: no entry (the record boundary counts the file)
-                return
-            if not first.startswith(">"):
-                yield Rejection(Provenance(str(path), "file", path.name), "not FASTA: text before the first '>' header")
-                return
-            for index, (header, raw) in enumerate(SimpleFastaParser(itertools.chain([first], handle)), start=1):
-                record_id = header.split(maxsplit=1)[0] if header.strip() else f"{path.name}:{index}"
-                yield _fasta_record(Provenance(str(path), f"record {index}", record_id), header, raw)
-    except (OSError, EOFError) as error:  # truncated or corrupt gzip stream
-        yield _file_rejection(path, error)
+    for entry in fasta_entries(path):
+        if isinstance(entry, Rejection):
+            yield entry
+            continue
+        index, header, raw = entry
+        record_id = header.split(maxsplit=1)[0] if header.strip() else f"{path.name}:{index}"
+        yield _fasta_record(Provenance(str(path), f"record {index}", record_id), header, raw)
 
 
 def _fasta_record(provenance: Provenance, header: str, raw: str) -> Read:
