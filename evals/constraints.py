@@ -10,11 +10,14 @@ structured outputs: V1 has no per-request logits processors).
 Body tokens per modality come from the tokenizer's own vocabulary, classified by the spelling
 rules of `megatron_bio.tokenizer.families` (never by id ranges): SELFIES symbols and `.` in
 SELFIES, `<A_*>` in protein sequences, `<S_k>` in protein structures, `[SYMBOL CODE]` in
-molecule 3D, and in SMILES the base-vocabulary BPE pieces whose text is made of SMILES
+molecule 3D, `<N_*>` of the molecule's own alphabet in DNA and RNA (`segments.NUCLEIC_ALPHABETS`:
+no U in DNA, no T in RNA), and in SMILES the base-vocabulary BPE pieces whose text is made of SMILES
 characters only (SMILES is written with the base vocabulary, so no token family marks it).
 
 Length rules: folding answers carry as many `<S_k>` as the prompt has residues, inverse folding
-as many residues as the prompt has codes (`count_in_prompt`); `max_length` bounds an open answer
+as many residues as the prompt has codes (`count_in_prompt`), a reverse complement as many
+nucleotides as the prompt's DNA, a back-translation 3 x (the prompt's residues + 1) nucleotides:
+the stop codon counts (`evals.suite.LENGTH_RULES`); `max_length` bounds an open answer
 so that it closes within the generation budget, which a near-flat model would otherwise never do.
 """
 

@@ -5,6 +5,12 @@ unless an official file was imported), so the report marks them as measured on o
 
 Keys: (SFT task id, score name). Values in the report's own scale: `percent` ones are multiplied
 by 100 on our side before they are shown.
+
+Tasks the BioMatrix report has no counterpart for (`UNPUBLISHED`: the DNA and RNA tasks of issue 25)
+say so in the report's rows, beside what the closest published model reports for a comparable task.
+For DNA and RNA that model is BSM (a mixed-modal DNA/RNA/protein sequence model, ICLR 2025
+submission 9696); the part of its paper at hand (its abstract, `../shared/seeds/bsm-abstract.txt`)
+reports no number for any task, so none is cited.
 """
 
 from __future__ import annotations
@@ -46,4 +52,26 @@ REPORTED: dict[tuple[str, str], Reported] = {
     ("conditional_3d_homo", "mae_standin"): Reported("QM9 conditional (EDM), meV", None, 57, 205, "NExT-Mol"),
     ("conditional_3d_lumo", "mae_standin"): Reported("QM9 conditional (EDM), meV", None, 54, 235, "NExT-Mol"),
     ("conditional_3d_gap", "mae_standin"): Reported("QM9 conditional (EDM), meV", None, 81, 297, "NExT-Mol"),
+}
+
+
+@dataclass(frozen=True)
+class Unpublished:
+    """A task without a published BioMatrix number: the category note that says why, and what a
+    comparable model reports (its number with the source, or that none is at hand)."""
+
+    category: str
+    comparable: str
+
+
+# Said under a category's table, for its tasks in `UNPUBLISHED`.
+CATEGORY_NOTES: dict[str, str] = {
+    "nucleic": "No published BioMatrix number exists for these tasks: the BioMatrix report has no DNA or RNA task. "
+               "BSM (a mixed-modal DNA/RNA/protein model, ICLR 2025 submission 9696) is the comparable model; the part "
+               "of its paper at hand, its abstract, reports no number for any task, so none is cited.",
+}
+UNPUBLISHED: dict[str, Unpublished] = {
+    task: Unpublished("nucleic", "BSM: none at hand")
+    for task in ("dna_translation", "dna_back_translation", "gene_product", "cds_boundaries", "coding_frame",
+                 "gene_protein_match", "rrna_genus", "dna_reverse_complement", "gc_content")
 }

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Optional
 
 from .metrics.registry import find
-from .reference_numbers import REPORTED
+from .reference_numbers import CATEGORY_NOTES, REPORTED, UNPUBLISHED
 from .suite import SUITE, categories
 
 FILTER = "answer"  # the filter every task's scores are reported under
@@ -46,7 +46,8 @@ def rows(results: dict, samples: dict, constrained: dict) -> dict[str, list[dict
                 reported = REPORTED.get((entry.task, score.name))
                 table.setdefault(category, []).append({
                     "task": entry.task, "score": score.name, "ours": figure(results, entry.name, score.name),
-                    "reported": reported, "comparable": find(score.metric).comparable,
+                    "reported": reported, "unpublished": UNPUBLISHED.get(entry.task),
+                    "comparable": find(score.metric).comparable,
                     "invalid": figure(results, entry.name, "invalid"), "no_answer": figure(results, entry.name, "no_answer"),
                     "n": samples.get(entry.name), "constrained": constrained.get(entry.name, False),
                     "higher_is_better": score.higher_is_better})
@@ -56,18 +57,23 @@ def rows(results: dict, samples: dict, constrained: dict) -> dict[str, list[dict
 def markdown(table: dict[str, list[dict]], header: str, skipped: dict[str, str], rejected: dict[str, int]) -> str:
     lines = [f"# {header}", "", OTHER_DATA, ""]
     for category, entries in table.items():
-        lines += [f"## {category}", "", f"![{category}](plots/{category}.png)", "",
+        note = [CATEGORY_NOTES[category], ""] if category in CATEGORY_NOTES else []
+        lines += [f"## {category}", "", *note, f"![{category}](plots/{category}.png)", "",
                   "| task | score | ours | BioMatrix 1.7B | BioMatrix 4B | best baseline | n | invalid | no answer | constrained |",
                   "|---|---|---|---|---|---|---|---|---|---|"]
         for row in entries:
-            reported = row["reported"]
+            reported, unpublished = row["reported"], row["unpublished"]
             percent = bool(reported and reported.percent)
             ours = _fmt(row["ours"], percent) + ("" if row["comparable"] else " (stand-in)")
-            baseline = f"{_fmt(reported.baseline)} ({reported.baseline_name})" if reported and reported.baseline is not None else "-"
+            if unpublished:
+                published = ["none published", "none published", unpublished.comparable]
+            else:
+                published = [_fmt(reported.biomatrix_1p7b) if reported else "-", _fmt(reported.biomatrix_4b) if reported else "-",
+                             f"{_fmt(reported.baseline)} ({reported.baseline_name})" if reported and reported.baseline is not None
+                             else "-"]
             lines.append(
                 f"| {row['task']} | {row['score']}{'' if row['higher_is_better'] else ' (lower is better)'} | {ours} | "
-                f"{_fmt(reported.biomatrix_1p7b) if reported else '-'} | {_fmt(reported.biomatrix_4b) if reported else '-'} | "
-                f"{baseline} | {row['n'] if row['n'] is not None else '-'} | {_fmt(row['invalid'])} | "
+                f"{' | '.join(published)} | {row['n'] if row['n'] is not None else '-'} | {_fmt(row['invalid'])} | "
                 f"{_fmt(row['no_answer'])} | {'yes' if row['constrained'] else 'no'} |")
         lines.append("")
     if skipped:

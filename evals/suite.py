@@ -112,6 +112,21 @@ SCORING: dict[str, Scoring] = {
     "molecule_3d_property": Scoring((Score("mae_standin", "qm9_property_mae:edm_egnn", higher_is_better=False),
                                      *_STABILITY[:2], Score("invalid", "molecule_3d_validity:edm", "counts.invalid", False)),
                                     reference="property", sampled=True),
+    # DNA and RNA (issue 25). Translation: no exact length (a protein answer as any other); a
+    # protein of up to 999 residues (data_pipeline.sft.tasks.nucleic.MAX_CDS_BASES).
+    "translation": Scoring((Score("exact_match", "protein_exact_match:residues"), Score("identity", "protein_identity:needle"),
+                            Score("invalid", "protein_exact_match:residues", "counts.invalid", False)), max_gen_toks=1100),
+    # Scored against the prompt's protein and table (the record's instruction), not the natural gene:
+    # any sequence that translates back is right. Stop codon counted: 3 x (residues + 1) bases.
+    "back_translation": Scoring((Score("validity", "back_translation_validity:retranslation"),
+                                 Score("invalid", "back_translation_validity:retranslation", "counts.invalid", False),
+                                 Score("wrong_length", "back_translation_validity:retranslation", "counts.length_mismatch",
+                                       False)),
+                                reference="instruction", max_gen_toks=3100),
+    "sequence_match": Scoring((Score("exact_match", "nucleotide_exact_match:letters"),
+                               Score("invalid", "nucleotide_exact_match:letters", "counts.invalid", False)), max_gen_toks=512),
+    "location_match": Scoring((Score("exact_match", "location_match:insdc"),
+                               Score("invalid", "location_match:insdc", "counts.invalid", False))),
 }
 
 # Families whose reference scores them otherwise than their metric family.
@@ -124,6 +139,8 @@ FAMILY_SCORING: dict[str, Scoring] = {
     "protein_co_generation": Scoring(_BACKBONE, sampled=True, max_gen_toks=2200, answer=Modality.PROTEIN_3D),
     # SMILES <-> SELFIES is exact: the notation is the point (the variant list says the answer's).
     "smiles_to_3d": Scoring(_STABILITY),
+    # A gene's product name: ROUGE-L as OPI scores function text (stemmed), and exact match.
+    "gene_product": Scoring((Score("rougeL", "rougeL:stemmed"), Score("exact_match", "accuracy:exact"))),
 }
 
 # Families whose answer has a known length: (where it is read, what): "prompt" counts the body
@@ -132,6 +149,9 @@ LENGTH_RULES: dict[str, tuple[str, object]] = {
     "protein_folding": ("prompt", Modality.PROTEIN),
     "protein_inverse_folding": ("prompt", Modality.PROTEIN_3D),
     "protein_backbone_generation": ("meta", "length"),
+    "dna_reverse_complement": ("prompt", Modality.DNA),
+    # 3 x (the prompt's residues + 1): the stop codon counts (evals/metrics/nucleic.py).
+    "dna_back_translation": ("meta", "length"),
 }
 
 # QM9 property names and units of the corpus -> the metric's (EDM's) names and unit factors.

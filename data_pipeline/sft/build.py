@@ -41,7 +41,7 @@ from .packing import efficiency, pack
 from .content import Rejected
 from .render import ChatEncoder
 from biomatrix_io.packed_sft import write_split
-from .splits import example_split, molecule_entity, protein_entity, protein_groups, split_table
+from .splits import entity_groups, example_split, molecule_entity, nucleotide_entity, organism_entity, protein_entity, split_table
 from .tasks import by_task, families
 from .tasks.base import Skip, fill, in_variant
 
@@ -98,8 +98,9 @@ def _document(raw) -> list[Segment]:
 
 
 # Examples -------------------------------------------------------------------------------------------
-def _entities_of(molecules, proteins) -> dict[str, str]:
-    """Entity key -> molecule group key, or the protein's sequence (grouped later, globally)."""
+def _entities_of(molecules, proteins, nucleotides=(), organisms=()) -> dict[str, str]:
+    """Entity key -> molecule or organism group key, or the protein's or nucleotide sequence's
+    sequence (grouped later, globally)."""
     found: dict[str, str] = {}
     for smiles in molecules:
         try:
@@ -109,6 +110,11 @@ def _entities_of(molecules, proteins) -> dict[str, str]:
         found[key] = group
     for sequence in proteins:
         found[protein_entity(sequence)] = sequence
+    for sequence in nucleotides:
+        found[nucleotide_entity(sequence)] = sequence
+    for organism in organisms:
+        key, group = organism_entity(organism)
+        found[key] = group
     return found
 
 
@@ -119,7 +125,7 @@ def _document_entities(documents) -> dict[str, str]:
     import selfies as sf
     from rdkit import Chem
 
-    molecules, proteins = [], []
+    molecules, proteins, nucleotides = [], [], []
     for document in documents:
         for segment in document:
             if segment.modality is Modality.SMILES:
@@ -131,7 +137,9 @@ def _document_entities(documents) -> dict[str, str]:
                     continue
             elif segment.modality is Modality.PROTEIN:
                 proteins.append(segment.value)
-    return _entities_of([m for m in molecules if m and Chem.MolFromSmiles(m) is not None], proteins)
+            elif segment.modality in (Modality.DNA, Modality.RNA):
+                nucleotides.append(segment.value)
+    return _entities_of([m for m in molecules if m and Chem.MolFromSmiles(m) is not None], proteins, nucleotides)
 
 
 def examples_hash(config: SFTDataConfig, unit: Unit, planned: dict) -> str:
@@ -157,6 +165,9 @@ def _built_examples(config: SFTDataConfig, unit: Unit, counts: dict) -> Iterator
                     if entity["kind"] not in family.kinds:
                         raise Skip(f"a {entity['kind']} entity (the task reads {', '.join(family.kinds)})")
                     made = list(family.make(entity, random.Random(f"{config.seed}:{family.name}:{entity['key']}")))
+                    for dropped in (m for m in made if isinstance(m, Skip)):
+                        tally["dropped"][reason_group(str(dropped))] += 1
+                    made = [m for m in made if not isinstance(m, Skip)]
                     if not made:
                         raise Skip("no example")
                     lines = [_example_line(task, variant, entity, example) for example in made]
@@ -170,10 +181,14 @@ def _built_examples(config: SFTDataConfig, unit: Unit, counts: dict) -> Iterator
 
 def _example_line(task: str, variant: str, entity: dict, example) -> dict:
     example = in_variant(example, variant)
-    return {"id": f"{task}:{entity['key']}{example.suffix}", "task": task, "where": entity["where"],
+    line = {"id": f"{task}:{entity['key']}{example.suffix}", "task": task, "where": entity["where"],
             "fields": {k: _segments([v])[0] for k, v in example.fields.items()},
             "answer": _segments(example.answer), "meta": example.meta,
-            "entities": _entities_of(example.molecules, example.proteins), "declared": None}
+            "entities": _entities_of(example.molecules, example.proteins, example.nucleotides, example.organisms),
+            "declared": None}
+    if example.encodes:
+        line["links"] = [[nucleotide_entity(gene), protein_entity(protein)] for gene, protein in example.encodes]
+    return line
 
 
 def _imported_examples(config: SFTDataConfig, unit: Unit, counts: dict) -> Iterator[dict]:
@@ -201,12 +216,13 @@ def run_examples(config: SFTDataConfig, unit: Unit, planned: dict) -> dict:
     done = read_done(done_path, config_hash)
     if done and path.is_file():
         return {**done, "skipped": True}
-    counts: dict = defaultdict(lambda: {"offered": 0, "used": 0, "examples": 0, "skipped": Counter()})
+    counts: dict = defaultdict(lambda: {"offered": 0, "used": 0, "examples": 0, "skipped": Counter(), "dropped": Counter()})
     lines = (_imported_examples if _imported(config, unit) else _built_examples)(config, unit, counts)
     with atomic(path) as temporary, open(temporary, "w") as handle:
         for line in lines:
             handle.write(json.dumps(line, sort_keys=True) + "\n")
-    tasks = {t: {**c, "skipped": dict(sorted(c["skipped"].items()))} for t, c in sorted(counts.items())}
+    tasks = {t: {**c, "skipped": dict(sorted(c["skipped"].items())), "dropped": dict(sorted(c["dropped"].items()))}
+             for t, c in sorted(counts.items())}
     for task, tally in tasks.items():
         if tally["offered"] != tally["used"] + sum(tally["skipped"].values()):
             raise RuntimeError(f"unit {unit.id}, task {task}: entities offered != used + skipped: {tally}")
@@ -233,17 +249,16 @@ def ensure_splits(config: SFTDataConfig, units: list[Unit]) -> tuple[dict, str]:
         stored = json.loads(layout.splits.read_text())
         if stored["hash"] == key:
             return stored, key
-    molecules: dict[str, str] = {}
-    proteins: dict[str, str] = {}
+    entities: dict[str, str] = {}
+    links: list[tuple[str, str]] = []
     forced: set[str] = set()
     for unit in units:
         for example in read_examples(layout.examples(unit)[0]):
-            for entity, value in example["entities"].items():
-                (molecules if entity.startswith("mol:") else proteins)[entity] = value
+            entities.update(example["entities"])
+            links.extend(map(tuple, example.get("links", ())))
             if example["declared"] == "test":
                 forced.update(example["entities"])
-    table = split_table({**molecules, **protein_groups(proteins, config.splits.protein_identity)}, forced,
-                        config.splits, config.seed)
+    table = split_table(entity_groups(entities, links, config.splits), forced, config.splits, config.seed)
     per_task: dict[str, Counter] = defaultdict(Counter)
     for unit in units:
         for example in read_examples(layout.examples(unit)[0]):
@@ -448,7 +463,8 @@ def merge(config: SFTDataConfig, planned: dict) -> dict:
     order = task_order(config, names)
     global_id = {name: i for i, name in enumerate(order)}
     splits = {}
-    per_task: dict[str, dict] = {t: {"offered": 0, "used": 0, "examples": 0, "skipped": Counter(), "written": Counter(),
+    per_task: dict[str, dict] = {t: {"offered": 0, "used": 0, "examples": 0, "skipped": Counter(), "dropped": Counter(),
+                                     "written": Counter(),
                                      "rejected": Counter(), "samples": Counter(), "tokens": Counter(),
                                      "loss_tokens": Counter()} for t in order}
     for done in examples_done.values():
@@ -457,6 +473,7 @@ def merge(config: SFTDataConfig, planned: dict) -> dict:
             per_task[task]["used"] += tally["used"]
             per_task[task]["examples"] += tally["examples"]
             per_task[task]["skipped"].update(tally["skipped"])
+            per_task[task]["dropped"].update(tally.get("dropped", {}))
     for done in samples_done.values():
         for task, tally in done["tasks"].items():
             per_task[task]["written"].update(tally["written"])
@@ -535,7 +552,7 @@ def _manifest(config: SFTDataConfig, order: list[str], per_task: dict, splits: d
         "splits": splits,
         "records": {split: {"folder": f"../records/{split}", "records": sum(c.values())} for split, c in record_counts.items()},
         "per_task": {name: {"offered": t["offered"], "used": t["used"], "examples": t["examples"], "skipped": dict(sorted(t["skipped"].items())),
-                            "written": dict(t["written"]), "rejected": dict(sorted(t["rejected"].items())),
+                            "dropped": dict(sorted(t["dropped"].items())), "written": dict(t["written"]), "rejected": dict(sorted(t["rejected"].items())),
                             "samples": dict(t["samples"]), "tokens": dict(t["tokens"]), "loss_tokens": dict(t["loss_tokens"]),
                             "repeats": stored["repeats"].get(name, 1.0)}
                      for name, t in per_task.items()},

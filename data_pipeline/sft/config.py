@@ -38,16 +38,20 @@ class TaskConfig:
 
 @dataclass
 class SplitConfig:
-    """Held-out shares of the entity groups (molecules by Bemis-Murcko scaffold, proteins by
-    sequence-identity groups), drawn by a hash of (seed, group)."""
+    """Held-out shares of the entity groups (molecules by Bemis-Murcko scaffold, proteins and DNA/RNA
+    by sequence-identity groups, organisms by name), drawn by a hash of (seed, group)."""
 
     valid: float = 0.05
     test: float = 0.10
     protein_identity: float = 0.3  # proteins at >= this identity (or fragments) share a group
+    nucleotide_identity: float = 0.9  # DNA/RNA at >= this identity over 80% of the shorter, either strand
 
     def __post_init__(self) -> None:
         if self.valid < 0 or self.test < 0 or self.valid + self.test >= 1:
             raise ConfigError(f"valid {self.valid} + test {self.test} must be >= 0 and < 1", ["valid", "test"])
+        for name in ("protein_identity", "nucleotide_identity"):
+            if not 0 < getattr(self, name) <= 1:
+                raise ConfigError(f"{name} {getattr(self, name)} is outside (0, 1]", [name])
 
 
 @dataclass

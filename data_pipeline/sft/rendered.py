@@ -28,7 +28,9 @@ WRAPPER_LIKE = re.compile(r"<\|(?:%s)_[^|<>\s]*?_(?:start|end)\|>" % "|".join(ma
 _TOKEN = re.compile(r"<[^<>]*>")
 
 # What a wrapper's body holds: one of the tokens of a family, each turned into its key.
-_TOKEN_BODIES = {Modality.PROTEIN: Family.RESIDUE, Modality.PROTEIN_3D: Family.PROTEIN_3D}
+_TOKEN_BODIES = {Modality.PROTEIN: Family.RESIDUE, Modality.PROTEIN_3D: Family.PROTEIN_3D,
+                 Modality.DNA: Family.NUCLEOTIDE, Modality.RNA: Family.NUCLEOTIDE}
+_LETTER_BODIES = frozenset({Family.RESIDUE, Family.NUCLEOTIDE})  # bodies read back as a string of letters
 
 
 def unknown_wrapper(text: str) -> str | None:
@@ -88,4 +90,4 @@ def _body(modality: Modality, body: str, offset: int):
     if position != len(body):
         raise RenderedError(f"not a {family.value} token inside the {modality.value} wrapper, char {offset + position}: "
                             f"{body[position:position + 20]!r}")
-    return "".join(keys) if family is Family.RESIDUE else tuple(keys)
+    return "".join(keys) if family in _LETTER_BODIES else tuple(keys)

@@ -17,7 +17,7 @@ from typing import Callable, Optional
 
 # The modules whose METRICS tables make up the suite.
 MODULES = ("evals.metrics.molecules", "evals.metrics.distribution", "evals.metrics.text",
-           "evals.metrics.labels", "evals.metrics.structures", "evals.metrics.constraints")
+           "evals.metrics.labels", "evals.metrics.structures", "evals.metrics.constraints", "evals.metrics.nucleic")
 
 PAIRS = "pairs"  # scored on (prediction, references) per sample
 DISTRIBUTION = "distribution"  # scored on a set of generated samples (optionally against a training set)

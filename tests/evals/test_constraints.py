@@ -1,6 +1,7 @@
 """Modality-constrained decoding: the state machine under a tiny random model (HF `generate` with
 the per-row processor), per-request seeds inside a batch, the regular expression for vLLM's
-structured outputs against the state machine, and the length rules read from prompts."""
+structured outputs against the state machine, and the length rules read from prompts (DNA and RNA
+answers: only the molecule's nucleotides, the reverse complement's and back-translation's lengths)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,15 @@ import torch
 from evals.constraints import AnswerRule, ConstraintState, ConstraintVocabulary, count_in_prompt, to_regex
 from evals.models.processors import RowControl, RowControlProcessor, Sampling
 from megatron_bio.tokenizer.errors import TokenizationError
-from megatron_bio.tokenizer.segments import Modality
+from megatron_bio.tokenizer.segments import NUCLEIC_ALPHABETS, Modality
 
 MAX_NEW_TOKENS = 16
 PROTEIN_SEQUENCE = "MKTAYIAKQRQI"
 STRUCTURE_CODES = (5, 812, 4095, 17, 300, 2048, 9, 1, 77, 3000)
 # A token of another modality, spelled, for each modality's mutated answers.
 FOREIGN = {Modality.SMILES: "<A_M>", Modality.SELFIES: "[C 42]", Modality.MOLECULE_3D: "[C]",
-           Modality.PROTEIN: "<S_5>", Modality.PROTEIN_3D: "<A_M>"}
+           Modality.PROTEIN: "<S_5>", Modality.PROTEIN_3D: "<A_M>",
+           Modality.DNA: "<N_U>", Modality.RNA: "<N_T>"}  # a nucleotide of the other molecule
 
 
 def residues(sequence: str) -> str:
@@ -105,6 +107,8 @@ def decodes(modality: Modality, value, text: str) -> bool:
         Modality.PROTEIN: lambda: residue_letters(text) == value,
         Modality.SELFIES: lambda: Chem.MolFromSmiles(selfies.decoder(value), sanitize=False) is not None,
         Modality.MOLECULE_3D: lambda: len(parse_molecule_3d(value, "answer")) > 0,
+        Modality.DNA: lambda: set(value) <= set(NUCLEIC_ALPHABETS[Modality.DNA]),
+        Modality.RNA: lambda: set(value) <= set(NUCLEIC_ALPHABETS[Modality.RNA]),
     }
     return bool(checks[modality]())
 
@@ -185,7 +189,8 @@ def walk(vocab, rule: AnswerRule, size: int, rng: random.Random) -> list[int]:
 RULES = [AnswerRule(Modality.PROTEIN_3D, length=7), AnswerRule(Modality.PROTEIN, length=5),
          AnswerRule(Modality.SELFIES), AnswerRule(Modality.SELFIES, max_length=4),
          AnswerRule(Modality.MOLECULE_3D, max_length=6), AnswerRule(Modality.SMILES),
-         AnswerRule(Modality.SMILES, max_length=10)]
+         AnswerRule(Modality.SMILES, max_length=10), AnswerRule(Modality.DNA, length=6),
+         AnswerRule(Modality.RNA, max_length=5)]
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: f"{r.modality.value}-{r.length}-{r.max_length}")
@@ -252,6 +257,47 @@ def test_vocabulary_reads_the_tokenizer(vocab, hf_tokenizer, tokenizer):
     assert set(ids) <= smiles
     assert not {hf_tokenizer.convert_tokens_to_ids(t) for t in ("Ġthe", "Ġ", "[C]", "<A_M>")} & smiles
     assert vocab.stop_ids == {hf_tokenizer.convert_tokens_to_ids(t) for t in ("<|im_end|>", "<|endoftext|>")}
+    for modality, letters in NUCLEIC_ALPHABETS.items():
+        assert vocab.modalities[modality].body == {hf_tokenizer.convert_tokens_to_ids(f"<N_{x}>") for x in letters}
+
+
+def nucleic(letters: str, modality: Modality = Modality.DNA) -> str:
+    wrapper = "dna" if modality is Modality.DNA else "rna"
+    return f"<|{wrapper}_nt_start|>" + "".join(f"<N_{x}>" for x in letters) + f"<|{wrapper}_nt_end|>"
+
+
+# (user turn, the answer's rule given the prompt ids): the reverse complement has the prompt's DNA
+# length; a back-translation 3 x (residues + 1), the stop codon counted (evals.suite.LENGTH_RULES).
+NUCLEIC_CASES = [
+    (f"Give the reverse complement of this DNA sequence: {nucleic('ACGTTGCANR')}",
+     lambda ids, vocab: AnswerRule(Modality.DNA, length=count_in_prompt(ids, Modality.DNA, vocab))),
+    (f"Reverse-complement {nucleic('GGCATTAC')}",
+     lambda ids, vocab: AnswerRule(Modality.DNA, length=count_in_prompt(ids, Modality.DNA, vocab))),
+    (f"Back-translate the following protein into DNA using genetic code 11, ending with a stop codon.\n{residues('MKV')}",
+     lambda ids, vocab: AnswerRule(Modality.DNA, length=3 * (count_in_prompt(ids, Modality.PROTEIN, vocab) + 1))),
+    (f"Write the mRNA of {residues('MW')} under code 1, stop codon included.",
+     lambda ids, vocab: AnswerRule(Modality.RNA, length=3 * (count_in_prompt(ids, Modality.PROTEIN, vocab) + 1))),
+]
+
+
+def test_constrained_nucleotide_answers_are_all_valid_and_of_the_required_length(model, hf_tokenizer, tokenizer, vocab):
+    """Greedy and 6 sampled draws per prompt: every answer is one DNA (RNA) span of the molecule's
+    letters and of exactly the rule's length; unconstrained, none is."""
+    batch = prompt_batch(hf_tokenizer, [turn for turn, _ in NUCLEIC_CASES])
+    size = model.config.vocab_size
+    rules = [rule_of(batch["input_ids"][row][batch["attention_mask"][row].bool()].tolist(), vocab)
+             for row, (_, rule_of) in enumerate(NUCLEIC_CASES)]
+    assert [rule.length for rule in rules] == [10, 8, 12, 9]
+    answers = []
+    for seed in (None, *range(6)):
+        controls = [RowControl(ConstraintState(vocab, rule, size),
+                               None if seed is None else Sampling(1.0, 1.0, torch.Generator().manual_seed(seed * 10 + row)))
+                    for row, rule in enumerate(rules)]
+        answers.extend(zip(generate(model, vocab, batch, controls), rules))
+    assert all(well_formed(answer, rule, tokenizer, hf_tokenizer, vocab) for answer, rule in answers), answers
+    assert len({tuple(answer) for answer, _ in answers}) > len(rules)  # the draws differ
+    unconstrained = generate(model, vocab, batch, None)
+    assert not any(well_formed(a, rule, tokenizer, hf_tokenizer, vocab) for a, rule in zip(unconstrained, rules))
 
 
 def test_count_in_prompt_reads_the_last_wrapper(hf_tokenizer, vocab):

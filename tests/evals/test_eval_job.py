@@ -130,9 +130,11 @@ def test_an_oracle_scores_perfectly_on_every_task_and_a_shuffled_one_scores_low(
 def test_the_report_and_mlflow_hold_every_task_with_the_reported_numbers(oracle_runs):
     out, exact, _ = oracle_runs
     report = (out / "exact" / "report.md").read_text()
-    for category in ("molecule_1d", "molecule_3d", "protein_1d", "protein_3d", "interaction", "text"):
+    for category in ("molecule_1d", "molecule_3d", "protein_1d", "protein_3d", "interaction", "text", "nucleic"):
         assert f"## {category}" in report and (out / "exact" / "plots" / f"{category}.png").stat().st_size > 0
     assert "| name_conversion_i2s.smiles | exact_match | 100.00 | 87.22 | 92.83 | 84.40 (SciReasoner-8B) |" in report
+    assert "| dna_back_translation | validity | 1.000 | none published | none published | BSM: none at hand |" in report
+    assert "No published BioMatrix number exists for these tasks: the BioMatrix report has no DNA or RNA task." in report
     assert "(stand-in)" in report and "official test set" in report
     import mlflow
 
@@ -169,7 +171,8 @@ STRUCTURED = ["protein_folding", "protein_inverse_folding", "text_to_molecule.se
 
 
 def test_constrained_decoding_gives_well_formed_structures_where_unconstrained_does_not(tiny_hf_model, corpus, tmp_path):
-    on = _run(tmp_path / "on", corpus, tasks=STRUCTURED, model=str(tiny_hf_model), limit=2, batch_size=2)
+    on = _run(tmp_path / "on", corpus, tasks=[*STRUCTURED, "dna_reverse_complement"], model=str(tiny_hf_model), limit=2,
+              batch_size=2)
     off = _run(tmp_path / "off", corpus, tasks=STRUCTURED[1:], model=str(tiny_hf_model), limit=2, batch_size=2,
                constrain="off")
     assert not any(off["constrained"].values())
@@ -178,6 +181,13 @@ def test_constrained_decoding_gives_well_formed_structures_where_unconstrained_d
         figures = on["results"][task]
         assert (figures["no_answer,answer"], figures["invalid,answer"], figures["wrong_length,answer"]) == (0, 0, 0)
     assert on["results"]["biomatrix_text_to_molecule.selfies"]["no_answer,answer"] == 0
+    complements = on["results"]["biomatrix_dna_reverse_complement"]  # the prompt's length, nucleotides only
+    assert on["constrained"]["biomatrix_dna_reverse_complement"]
+    assert (complements["no_answer,answer"], complements["invalid,answer"]) == (0, 0)
+    docs, _ = read_test_records(records_file(corpus, "dna_reverse_complement"))
+    logged = [a for (task, doc), answers in _samples(tmp_path / "on").items() if task.endswith("reverse_complement")
+              for a in answers]
+    assert sorted(map(len, logged)) == sorted(5 * (len(doc["target"])) for doc in docs[:2])  # <N_X> = 5 characters
     import selfies
 
     answers = [a for (task, _), logged in _samples(tmp_path / "on").items() if task.endswith("selfies") for a in logged]

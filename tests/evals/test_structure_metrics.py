@@ -124,8 +124,10 @@ def test_dplm2_compat_reads_only_the_first_third_of_the_chain(codes):
     assert TM.score([prediction], [[reference]])["value"] < 0.8
 
 
-def test_dplm2_compat_differs_from_the_standard_score_on_a_real_chain(codes):
-    tokens = structure_tokens(codes)
+def test_dplm2_compat_differs_from_the_standard_score_on_a_real_chain(chain):
+    """On the greedy closed loop's codes (TM ~0.998: the default beam encoder's reconstruction is
+    so close, 0.9988, that every definition tends to 1)."""
+    tokens = structure_tokens(S.protein_codec("torsion-greedy").encode(chain[1]))
     standard = TM.score([tokens], [[CHAIN_FILE]])["value"]
     compat = TM_DPLM2.score([tokens], [[CHAIN_FILE]])["value"]
     assert abs(standard - compat) > 1e-3

@@ -153,13 +153,17 @@ def test_the_loss_is_one_per_token_mean_over_the_global_batch(sft_corpus_short, 
 
 def test_an_hf_directory_starts_sft_like_its_dist_checkpoint(sft_corpus_short, pretrained, reference, tmp_path):
     """The pretrained checkpoint exported to HF (float32) and named as init_from: imported once
-    into <output>/init_from_hf, the first step's loss is the dist checkpoint start's."""
+    into <output>/init_from_hf, the first step's loss is the dist checkpoint start's, up to the
+    vocabulary's padding rows (157,440 rows for 157,328 tokens at TP=1): the HF format does not carry
+    them (the export trims them, the import makes them zeros), and they enter the loss only through
+    the softmax's denominator (measured 2.4e-5 with 112 such rows; a wrong real row moves it by far
+    more)."""
     _run(["-m", "launch.cli", "convert", "megatron-to-hf", "--checkpoint", str(pretrained), "--out", str(tmp_path / "hf"),
           "--dtype", "fp32"])
     records = _records(_run(_sft_arguments(sft_corpus_short, tmp_path / "hf", tmp_path / "run",
                                            ("schedule.train_steps=1", "schedule.warmup_steps=0", "validation.every=0")), check=True).stdout)
     assert records[0]["init_from"] == str(tmp_path / "run" / "init_from_hf")
-    assert abs(_losses(records)[1] - _losses(reference[1])[1]) < 1e-5
+    assert abs(_losses(records)[1] - _losses(reference[1])[1]) < 1e-4
 
 
 @pytest.mark.parametrize("override, message", [

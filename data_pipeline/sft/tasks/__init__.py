@@ -8,7 +8,8 @@ import importlib
 
 from .base import TaskFamily
 
-_MODULES = ("molecule_1d", "molecule_oracle", "reactions", "molecule_3d", "protein_1d", "protein_3d", "interaction", "science_text")
+_MODULES = ("molecule_1d", "molecule_oracle", "reactions", "molecule_3d", "protein_1d", "protein_3d", "interaction", "science_text",
+            "nucleic")
 
 
 @functools.lru_cache(maxsize=1)

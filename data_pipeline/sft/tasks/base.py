@@ -1,11 +1,11 @@
 """What a task family is: a small declarative entry the SFT corpus builder runs over entities.
 
 A family reads stage-1 entities (`data_pipeline.normalize`: dicts with `kind`, `smiles`, `selfies`,
-`name`, `description`, `properties`, `molecule_3d`, `sequence`, `structure_codes`, ...) and makes
-`Example`s: the values its prompt templates name, the assistant's answer as typed segments, and the
-molecules and proteins the example mentions (the split table keys them). It never picks a
-template or a split: the builder does, so every family inherits the same leak-free split and the
-same template sampling.
+`name`, `description`, `properties`, `molecule_3d`, `sequence`, `structure_codes`, `features`, ...)
+and makes `Example`s: the values its prompt templates name, the assistant's answer as typed
+segments, and the molecules, proteins, nucleotide sequences and organisms the example mentions (the
+split table keys them). It never picks a template or a split: the builder does, so every family
+inherits the same leak-free split and the same template sampling.
 """
 
 from __future__ import annotations
@@ -13,12 +13,12 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass, field, replace
-from typing import Callable, Iterable
+from typing import Callable, Iterable, Union
 
 from megatron_bio.tokenizer.molecule_forms import MoleculeFormError, canonical_selfies
 from megatron_bio.tokenizer.segments import Document, Modality, Segment
 
-CATEGORIES = ("molecule_1d", "molecule_3d", "protein_1d", "protein_3d", "interaction", "text")
+CATEGORIES = ("molecule_1d", "molecule_3d", "protein_1d", "protein_3d", "interaction", "text", "nucleic")
 
 # Metric families the evaluation job scores a task with (evals/ maps each to its metrics).
 METRICS = {
@@ -38,28 +38,40 @@ METRICS = {
     "molecule_3d_property": "MAE between the target and the property a classifier trained on the other QM9 half "
                             "predicts for the decoded 3D molecule (EDM protocol), with its stability",
     "binary_classification": "accuracy, F1, AUROC (yes/no)",
+    "translation": "exact match and sequence identity of a protein answer to the annotated translation",
+    "back_translation": "share of DNA answers that translate back to the prompt's protein under its genetic code",
+    "sequence_match": "exact match of a nucleotide sequence answer",
+    "location_match": "exact match of a feature location (strand, start, end) written as INSDC writes it",
 }
 
 
 class Skip(ValueError):
-    """An entity this family cannot use; the message is the reason, counted per task."""
+    """An entity this family cannot use; the message is the reason, counted per task. A family
+    that makes several examples from one entity (one per CDS of a genome) may instead yield a Skip
+    for one candidate it drops: the builder counts it per task and reason, and keeps the others."""
 
 
 @dataclass(frozen=True)
 class Example:
     """One instruction before templating. `fields` fill the template's `{name}` placeholders;
-    `answer` is the assistant's reply; `molecules` (SMILES) and `proteins` (sequences) are every
-    entity the example holds, input and answer alike: the split table decides from them."""
+    `answer` is the assistant's reply; `molecules` (SMILES), `proteins` and `nucleotides`
+    (sequences) and `organisms` (names) are every entity the example holds, input and answer alike:
+    the split table decides from them. `encodes` pairs a DNA or RNA sequence with the protein it
+    encodes (a CDS and its translation): the two share a split group, so that a protein near-copy
+    whose gene is not a DNA near-copy (synonymous codons) is held out with it."""
 
     fields: dict[str, Segment]
     answer: tuple[Segment, ...]
     molecules: tuple[str, ...] = ()
     proteins: tuple[str, ...] = ()
+    nucleotides: tuple[str, ...] = ()
+    organisms: tuple[str, ...] = ()
+    encodes: tuple[tuple[str, str], ...] = ()
     suffix: str = ""  # tells apart several examples made from one entity (e.g. ":homo", ":edit2")
     meta: dict = field(default_factory=dict)  # what scoring needs beyond the target (a constraint, a unit)
 
 
-Make = Callable[[dict, random.Random], Iterable[Example]]
+Make = Callable[[dict, random.Random], Iterable[Union[Example, Skip]]]
 
 
 @dataclass(frozen=True)
@@ -116,6 +128,11 @@ def protein_3d(codes) -> Segment:
 
 def molecule_3d(tokens: str) -> Segment:
     return Segment(Modality.MOLECULE_3D, tokens)
+
+
+def nucleic(sequence: str, molecule: str) -> Segment:
+    """A DNA or RNA sequence in its molecule's wrapper ("DNA" or "RNA", as records name them)."""
+    return Segment(Modality.RNA if molecule == "RNA" else Modality.DNA, sequence)
 
 
 def number(value: float, digits: int = 2) -> str:

@@ -1,6 +1,7 @@
 """The SFT corpus as a whole, on the demo corpus (every family, built once per run): no held-out
-entity trains, samples equal the exported tokenizer's chat template token for token, packs decode
-back to their samples, every example is accounted for."""
+entity trains, no test gene or protein has a near-copy in training (checked apart from the split's
+own clustering), rRNA is held out by organism, samples equal the exported tokenizer's chat template
+token for token, packs decode back to their samples, every example is accounted for."""
 
 from __future__ import annotations
 
@@ -14,10 +15,13 @@ from rdkit import Chem
 
 from data_pipeline.sft.rendered import parse_rendered
 from biomatrix_io.packed_sft import PackedSplit
-from data_pipeline.sft.splits import protein_entity
+from data_pipeline.sft.splits import nucleotide_entity, organism_entity, protein_entity
 from data_pipeline.sft.tasks import families
 from data_pipeline.sft.tasks.base import placeholders
+from data_pipeline.sft.tasks.nucleic import reverse_complement
 from megatron_bio.tokenizer.segments import Modality
+
+BY_ORGANISM = {"rrna_genus"}  # tasks held out by organism (meta.organism), not by sequence identity
 
 
 def _records(root: Path, split: str) -> list[dict]:
@@ -29,10 +33,11 @@ def _key(smiles: str) -> str:
 
 
 def _entities(record: dict, table: dict) -> set[str]:
-    """Every molecule and protein a record holds, read back from its rendered text, keyed as the
-    split table keys them (InChIKey, sequence hash); a multi-fragment segment that is not one
-    entity (a reaction's reactants) counts each fragment."""
-    found = set()
+    """Every molecule, protein and DNA/RNA sequence a record holds, read back from its rendered
+    text, keyed as the split table keys them (InChIKey, sequence hash), and the organism of a task
+    held out by organism; a multi-fragment segment that is not one entity (a reaction's reactants)
+    counts each fragment."""
+    found = {organism_entity(record["meta"]["organism"])[0]} if record["task"] in BY_ORGANISM else set()
     for message in record["messages"]:
         for segment in parse_rendered(message["content"]):
             if segment.modality in (Modality.SMILES, Modality.SELFIES):
@@ -41,6 +46,8 @@ def _entities(record: dict, table: dict) -> set[str]:
                 found.update([whole] if whole in table else map(_key, smiles.split(".")))
             elif segment.modality is Modality.PROTEIN:
                 found.add(protein_entity(segment.value))
+            elif segment.modality in (Modality.DNA, Modality.RNA) and record["task"] not in BY_ORGANISM:
+                found.add(nucleotide_entity(segment.value))
     return found
 
 
@@ -77,6 +84,74 @@ def test_no_held_out_molecule_or_protein_appears_in_any_training_example(corpus)
             if splits and split != "train":
                 assert split in splits, (record["id"], splits)
     assert seen["test"] > 100 and seen["train"] > 1000
+
+
+def _sequences(records: list[dict], modality: Modality) -> set[str]:
+    """The sequences of one modality the records' messages hold (DNA letters for RNA), but those of
+    tasks held out by organism."""
+    modalities = (Modality.DNA, Modality.RNA) if modality is Modality.DNA else (modality,)
+    return {segment.value.replace("U", "T") for record in records if record["task"] not in BY_ORGANISM
+            for message in record["messages"] for segment in parse_rendered(message["content"])
+            if segment.modality in modalities}
+
+
+class NearCopies:
+    """Near-copies as the split promises to keep apart: >= 90% identity over >= 80% of the shorter
+    sequence, either strand for DNA. Checked apart from the split's MMseqs2 clustering: exact k-mer
+    hits (a 90%-identical copy keeps most of them) pick candidates, a local alignment decides."""
+
+    def __init__(self, sequences: set[str], k: int, nucleotides: bool):
+        from Bio.Align import PairwiseAligner, substitution_matrices
+
+        self.k, self.nucleotides, self.sequences = k, nucleotides, sorted(sequences)
+        self.index: dict[str, set[int]] = {}
+        for number, sequence in enumerate(self.sequences):
+            for start in range(len(sequence) - k + 1):
+                self.index.setdefault(sequence[start:start + k], set()).add(number)
+        self.aligner = (PairwiseAligner(mode="local", match_score=2, mismatch_score=-3, open_gap_score=-5,
+                                        extend_gap_score=-2) if nucleotides else
+                        PairwiseAligner(mode="local", substitution_matrix=substitution_matrices.load("BLOSUM62"),
+                                        open_gap_score=-11, extend_gap_score=-1))
+
+    def of(self, query: str) -> list[str]:
+        """The indexed sequences that are near-copies of `query` (or, for DNA, of its reverse complement)."""
+        found = []
+        for strand in (query, reverse_complement(query)) if self.nucleotides else (query,):
+            hits = Counter(n for start in range(len(strand) - self.k + 1) for n in self.index.get(strand[start:start + self.k], ()))
+            for number, shared in hits.items():
+                other = self.sequences[number]
+                if shared >= 0.05 * (min(len(strand), len(other)) - self.k + 1) and self._near(strand, other):
+                    found.append(other)
+        return found
+
+    def _near(self, first: str, second: str) -> bool:
+        if self.nucleotides:
+            first, second = (s.translate(str.maketrans("RYSWKMBDHV", "NNNNNNNNNN")) for s in (first, second))
+        alignment = self.aligner.align(first, second)[0]
+        coordinates = alignment.coordinates
+        covered = min(coordinates[0][-1] - coordinates[0][0], coordinates[1][-1] - coordinates[1][0])
+        identity = alignment.counts().identities / alignment.length
+        return identity >= 0.9 and covered >= 0.8 * min(len(first), len(second))
+
+
+def test_no_test_gene_or_protein_has_a_near_copy_in_training_and_rrna_is_held_out_by_organism(corpus):
+    """A held-out (test-split) DNA/RNA sequence or protein of any task has no near-copy in any
+    training record. (A test record may also hold a training entity, as an affinity pair holds a
+    training protein beside its test molecule: entities, not records, are what is held out.)"""
+    root, _, _ = corpus
+    train, test = _records(root, "train"), _records(root, "test")
+    table = json.loads((root / "work" / "splits.json").read_text())["table"]
+    genes = NearCopies(_sequences(train, Modality.DNA), 12, nucleotides=True)
+    test_genes = {g for g in _sequences(test, Modality.DNA) if table[nucleotide_entity(g)] == "test"}
+    assert len(test_genes) > 20 and not [g for g in test_genes if genes.of(g)]
+    proteins = NearCopies(_sequences(train, Modality.PROTEIN), 5, nucleotides=False)
+    test_proteins = {p for p in _sequences(test, Modality.PROTEIN) if table[protein_entity(p)] == "test"}
+    assert len(test_proteins) > 20 and not [p for p in test_proteins if proteins.of(p)]
+    # The check finds near-copies where there are some: training holds genes shared by several loci.
+    assert any(len([g for g in genes.of(gene) if g != gene]) for gene in sorted(genes.sequences)[:200])
+    organisms = {split: {r["meta"]["organism"] for r in records if r["task"] in BY_ORGANISM}
+                 for split, records in (("train", train), ("test", test))}
+    assert organisms["test"] and organisms["train"] and not organisms["test"] & organisms["train"]
 
 
 @pytest.mark.parametrize("name", sorted(families()))
