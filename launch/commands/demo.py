@@ -333,7 +333,7 @@ def _chat(workdir: Path) -> int:
 # A few tasks of each category: the evaluation job on the chat release, as `biomatrix eval run` runs it.
 DEMO_TASKS = ("name_conversion_i2s.smiles", "text_to_molecule.selfies", "property_solubility.smiles",
               "smiles_to_3d.smiles", "go_molecular_function", "protein_folding", "protein_inverse_folding",
-              "molecule_protein_affinity.smiles", "go_term_definition")
+              "molecule_protein_affinity.smiles", "go_term_definition", "gc_content")
 
 
 def _evaluate(workdir: Path, limit: int) -> int:
